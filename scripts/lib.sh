@@ -1,0 +1,81 @@
+# Shared set-up for scripts/up and scripts/test. Sourced, not run.
+# Every function is idempotent: a second call does nothing that is already done.
+set -euo pipefail
+
+REPO="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+VENV="$REPO/.venv"
+
+say() { printf '\033[1m==> %s\033[0m\n' "$*" >&2; }
+die() { printf 'error: %s\n' "$*" >&2; exit 1; }
+
+require_root() {
+    [ "$(id -u)" -eq 0 ] || die "this command installs system packages; run it as root (sudo $0)."
+}
+
+# apt_install PKG... : install the Debian packages that are missing.
+apt_install() {
+    local missing=()
+    for pkg in "$@"; do
+        dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q 'install ok installed' || missing+=("$pkg")
+    done
+    [ ${#missing[@]} -eq 0 ] && return 0
+    say "installing Debian packages: ${missing[*]}"
+    if [ ! -f /var/lib/apt/periodic/safecoach-updated ] || [ -z "$(ls -A /var/lib/apt/lists 2>/dev/null | grep -v lock)" ]; then
+        apt-get update -q >/dev/null
+        mkdir -p /var/lib/apt/periodic && touch /var/lib/apt/periodic/safecoach-updated
+    fi
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends "${missing[@]}" >/dev/null
+}
+
+# ensure_venv: .venv with the locked dependencies and the project installed editable.
+ensure_venv() {
+    command -v python3 >/dev/null || apt_install python3
+    if [ ! -x "$VENV/bin/python" ]; then
+        say "creating the virtual environment in .venv"
+        python3 -m venv "$VENV" 2>/dev/null || { apt_install python3-venv; python3 -m venv "$VENV"; }
+    fi
+    local stamp="$VENV/.lock-installed"
+    if [ ! -f "$stamp" ] || ! cmp -s "$REPO/requirements.lock" "$stamp"; then
+        say "installing Python dependencies from requirements.lock"
+        "$VENV/bin/python" -m pip install -q --disable-pip-version-check --require-hashes -r "$REPO/requirements.lock"
+        "$VENV/bin/python" -m pip install -q --disable-pip-version-check --no-deps --no-build-isolation -e "$REPO" 2>/dev/null \
+            || "$VENV/bin/python" -m pip install -q --disable-pip-version-check --no-deps -e "$REPO"
+        cp "$REPO/requirements.lock" "$stamp"
+    fi
+    export PATH="$VENV/bin:$PATH"
+}
+
+# ensure_postgres: a running PostgreSQL cluster with a `safecoach` role that may create databases.
+# Sets PG_STARTED_BY_US=1 when this call started the cluster, so the caller can stop it again.
+PG_STARTED_BY_US=0
+PG_PASSWORD="safecoach-local-only"
+ensure_postgres() {
+    apt_install postgresql
+    local line ver cluster status
+    line=$(pg_lsclusters --no-header | head -n 1)
+    [ -n "$line" ] || die "PostgreSQL is installed but has no cluster; create one with: pg_createcluster --start 15 main"
+    read -r ver cluster _port status _ <<<"$line"
+    if [ "$status" != "online" ]; then
+        say "starting PostgreSQL $ver/$cluster"
+        pg_ctlcluster "$ver" "$cluster" start
+        PG_STARTED_BY_US=1
+    fi
+    PG_VERSION="$ver"; PG_CLUSTER="$cluster"; PG_PORT="$_port"
+    runuser -u postgres -- psql -q -p "$PG_PORT" -v ON_ERROR_STOP=1 <<SQL >/dev/null
+DO \$\$ BEGIN
+  IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = 'safecoach') THEN
+    CREATE ROLE safecoach LOGIN CREATEDB PASSWORD '$PG_PASSWORD';
+  END IF;
+END \$\$;
+SQL
+    runuser -u postgres -- psql -q -p "$PG_PORT" -tAc "SELECT 1 FROM pg_database WHERE datname='safecoach'" | grep -q 1 \
+        || runuser -u postgres -- createdb -p "$PG_PORT" -O safecoach safecoach
+    export SAFECOACH_DATABASE_URL="postgres://safecoach:$PG_PASSWORD@127.0.0.1:$PG_PORT/safecoach"
+}
+
+stop_postgres_if_started() {
+    if [ "$PG_STARTED_BY_US" = 1 ]; then
+        say "stopping PostgreSQL $PG_VERSION/$PG_CLUSTER (started by this run)"
+        pg_ctlcluster "$PG_VERSION" "$PG_CLUSTER" stop || true
+    fi
+}
