@@ -1,0 +1,263 @@
+"""The dialogue, assignments and private notes.
+
+Every object is fetched through a `for_user` queryset; whatever is outside the user's scope,
+or a page not meant for the user's role, answers 404.
+"""
+
+from functools import wraps
+
+from django.conf import settings
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.core.paginator import Paginator
+from django.db.models import Count, OuterRef, Subquery
+from django.db.models.functions import Coalesce
+from django.http import Http404
+from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
+from django.utils import timezone
+from django.utils.translation import gettext as _
+from django.views.decorators.http import require_GET, require_POST
+
+from accounts.models import Role, User
+from coaching.forms import AnswerForm, AssignmentForm, CommentForm, MessageForm, NoteForm
+from coaching.models import Answer, Assignment, Comment, Message, Note
+from coaching.notifications import notify
+
+
+def roles_required(*roles):
+    """Login first; then a user whose role is not in `roles` gets a 404."""
+
+    def decorator(view):
+        @wraps(view)
+        @login_required
+        def wrapper(request, *args, **kwargs):
+            if request.user.role not in roles:
+                raise Http404
+            return view(request, *args, **kwargs)
+
+        return wrapper
+
+    return decorator
+
+
+coach_or_client = roles_required(Role.COACH, Role.CLIENT)
+coach_only = roles_required(Role.COACH)
+client_only = roles_required(Role.CLIENT)
+
+
+def _get_client_for_user(user, client_id):
+    """The client whose dialogue `user` may open: the client themself, or their current coach."""
+    scoped = User.objects.for_user(user).filter(role=Role.CLIENT, is_active=True)
+    return get_object_or_404(scoped, pk=client_id)
+
+
+def _get_assignment_for_user(user, pk):
+    scoped = Assignment.objects.for_user(user).select_related("coach", "client")
+    return get_object_or_404(scoped, pk=pk)
+
+
+def _pair_rows(queryset, user, client):
+    """Rows of a client's dialogue as `user` sees them: a coach only their own pair."""
+    rows = queryset.for_user(user).filter(client=client)
+    return rows.filter(coach=user) if user.is_coach else rows
+
+
+@require_GET
+@coach_only
+def client_list(request):
+    coach = request.user
+    unread = (
+        Message.objects.filter(client=OuterRef("pk"), coach=coach, read_at__isnull=True)
+        .exclude(sender=coach)
+        .order_by()
+        .values("client")
+        .annotate(n=Count("id"))
+        .values("n")
+    )
+    last = (
+        Message.objects.filter(client=OuterRef("pk"), coach=coach)
+        .order_by("-created_at")
+        .values("created_at")[:1]
+    )
+    clients = User.objects.clients_of(coach).annotate(
+        unread=Coalesce(Subquery(unread), 0), last_message_at=Subquery(last)
+    )
+    return render(request, "coaching/client_list.html", {"clients": clients})
+
+
+@require_GET
+@client_only
+def my_dialogue(request):
+    return redirect("coaching:dialogue", client_id=request.user.pk)
+
+
+@coach_or_client
+def dialogue(request, client_id):
+    user = request.user
+    client = _get_client_for_user(user, client_id)
+    coach = user if user.is_coach else client.coach
+    form = MessageForm(request.POST or None)
+    if request.method == "POST":
+        if coach is None:
+            form.add_error(None, _("You have no coach yet, so there is nobody to send this to."))
+        elif form.is_valid():
+            Message.objects.create(
+                coach=coach, client=client, sender=user, body=form.cleaned_data["body"]
+            )
+            notify(client if user.is_coach else coach, "message")
+            messages.success(request, _("Your message has been sent."))
+            return redirect("coaching:dialogue", client_id=client.pk)
+
+    rows = _pair_rows(Message.objects, user, client).select_related("sender")
+    page = Paginator(rows, settings.DIALOGUE_PAGE_SIZE).get_page(request.GET.get("page"))
+    shown = list(page.object_list)
+    unread_ids = [m.pk for m in shown if m.read_at is None and m.sender_id != user.pk]
+    if unread_ids:
+        Message.objects.filter(pk__in=unread_ids).update(read_at=timezone.now())
+    context = {
+        "client": client,
+        "coach": coach,
+        "page": page,
+        "shown": reversed(shown),
+        "unread_ids": set(unread_ids),
+        "form": form,
+    }
+    return render(request, "coaching/dialogue.html", context)
+
+
+@require_GET
+@coach_or_client
+def assignment_list(request, client_id):
+    user = request.user
+    client = _get_client_for_user(user, client_id)
+    rows = _pair_rows(Assignment.objects, user, client).select_related("answer", "coach")
+    return render(request, "coaching/assignment_list.html", {"client": client, "assignments": rows})
+
+
+@coach_only
+def assignment_create(request, client_id):
+    client = _get_client_for_user(request.user, client_id)
+    form = AssignmentForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        assignment = form.save(commit=False)
+        assignment.coach = request.user
+        assignment.client = client
+        assignment.save()
+        notify(client, "assignment")
+        messages.success(request, _("The assignment has been given."))
+        return redirect("coaching:assignment_detail", pk=assignment.pk)
+    return render(
+        request,
+        "form.html",
+        {
+            "form": form,
+            "title": _("New assignment for %(name)s") % {"name": client.full_name},
+            "submit_label": _("Give assignment"),
+            "cancel_url": reverse("coaching:assignment_list", args=[client.pk]),
+        },
+    )
+
+
+def _answer_is_open(user, assignment):
+    """A client answers only assignments of their current coach."""
+    return user.is_client and assignment.coach_id == user.coach_id
+
+
+def _render_assignment(request, assignment, answer_form=None, comment_form=None, status=200):
+    user = request.user
+    answer = Answer.objects.for_user(user).filter(assignment=assignment).first()
+    if _answer_is_open(user, assignment) and answer_form is None:
+        answer_form = AnswerForm(initial={"body": answer.body if answer else ""})
+    if user.is_coach and comment_form is None:
+        comment_form = CommentForm()
+    context = {
+        "assignment": assignment,
+        "answer": answer,
+        "comments": Comment.objects.for_user(user).filter(assignment=assignment),
+        "answer_form": answer_form if _answer_is_open(user, assignment) else None,
+        "comment_form": comment_form if user.is_coach else None,
+    }
+    return render(request, "coaching/assignment_detail.html", context, status=status)
+
+
+@require_GET
+@coach_or_client
+def assignment_detail(request, pk):
+    return _render_assignment(request, _get_assignment_for_user(request.user, pk))
+
+
+@require_POST
+@client_only
+def answer(request, pk):
+    assignment = _get_assignment_for_user(request.user, pk)
+    if not _answer_is_open(request.user, assignment):
+        raise Http404
+    form = AnswerForm(request.POST)
+    if not form.is_valid():
+        return _render_assignment(request, assignment, answer_form=form, status=400)
+    Answer.objects.update_or_create(
+        assignment=assignment, defaults={"body": form.cleaned_data["body"]}
+    )
+    notify(assignment.coach, "answer")
+    messages.success(request, _("Your answer has been saved."))
+    return redirect("coaching:assignment_detail", pk=assignment.pk)
+
+
+@require_POST
+@coach_only
+def comment(request, pk):
+    assignment = _get_assignment_for_user(request.user, pk)
+    form = CommentForm(request.POST)
+    if not form.is_valid():
+        return _render_assignment(request, assignment, comment_form=form, status=400)
+    Comment.objects.create(assignment=assignment, body=form.cleaned_data["body"])
+    notify(assignment.client, "comment")
+    messages.success(request, _("Your comment has been added."))
+    return redirect("coaching:assignment_detail", pk=assignment.pk)
+
+
+@coach_only
+def notes(request, client_id):
+    client = _get_client_for_user(request.user, client_id)
+    form = NoteForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        Note.objects.create(coach=request.user, client=client, body=form.cleaned_data["body"])
+        messages.success(request, _("Your note has been saved."))
+        return redirect("coaching:notes", client_id=client.pk)
+    rows = Note.objects.for_user(request.user).filter(client=client)
+    return render(request, "coaching/notes.html", {"client": client, "notes": rows, "form": form})
+
+
+def _get_note_for_user(user, pk):
+    return get_object_or_404(Note.objects.for_user(user).select_related("client"), pk=pk)
+
+
+@coach_only
+def note_edit(request, pk):
+    note = _get_note_for_user(request.user, pk)
+    form = NoteForm(request.POST or None, instance=note)
+    if request.method == "POST" and form.is_valid():
+        form.save()
+        messages.success(request, _("Your note has been saved."))
+        return redirect("coaching:notes", client_id=note.client_id)
+    return render(
+        request,
+        "form.html",
+        {
+            "form": form,
+            "title": _("Edit private note"),
+            "submit_label": _("Save"),
+            "cancel_url": reverse("coaching:notes", args=[note.client_id]),
+        },
+    )
+
+
+@coach_only
+def note_delete(request, pk):
+    note = _get_note_for_user(request.user, pk)
+    if request.method == "POST":
+        note.delete()
+        messages.success(request, _("The note has been deleted."))
+        return redirect("coaching:notes", client_id=note.client_id)
+    return render(request, "coaching/note_delete.html", {"note": note})

@@ -1,0 +1,1 @@
+"""Privacy rights and retention live here (see the privacy issue); no models yet."""

@@ -1,0 +1,208 @@
+"""Access control proven for every URL pattern, for every kind of visitor.
+
+Each row of GET_TABLE and POST_TABLE gives the outcome for the actors, in this order:
+
+    anonymous  manager  coach_a  coach_b  client_a  client_b  other_manager  staff
+
+Codes: O 200 · L redirect to sign-in · A redirect to the admin's sign-in · R another redirect ·
+       4 404 · 3 403 · M 405 (method not allowed)
+
+Objects in URLs belong to coach A and client A of organisation A (see conftest.World). coach_b is
+coach A's colleague, client_b another coach's client, other_manager manages another organisation.
+A URL pattern missing from GET_TABLE makes test_every_url_is_in_the_table fail, so no view can be
+added unchecked. Every request that is refused must leave the database exactly as it was.
+"""
+
+import pytest
+from django.apps import apps
+from django.urls import reverse
+
+from tests.app.conftest import ACTORS
+from tests.app.urlpatterns import all_patterns
+
+pytestmark = pytest.mark.app
+
+
+def _client_a(w):
+    return {"client_id": w.client_a.pk}
+
+
+def _assignment(w):
+    return {"pk": w.assignment.pk}
+
+
+def _note(w):
+    return {"pk": w.note.pk}
+
+
+def _person(w):
+    return {"pk": w.client_a.pk}
+
+
+def _none(w):
+    return {}
+
+
+def _admin_object(model_attr):
+    return lambda w: {"object_id": getattr(w, model_attr).pk}
+
+
+# key: (kwargs for the URL, outcomes per actor)
+GET_TABLE = {
+    "home": (_none, "L R R R R R R R"),
+    "healthz": (_none, "O O O O O O O O"),
+    "set_language": (_none, "R R R R R R R R"),
+    "accounts:login": (_none, "O R R R R R R R"),
+    "accounts:logout": (_none, "M M M M M M M M"),
+    "accounts:profile": (_none, "L O O O O O O O"),
+    "accounts:password_change": (_none, "L O O O O O O O"),
+    "organisations:people": (_none, "L O 4 4 4 4 O 4"),
+    "organisations:person_create": (_none, "L O 4 4 4 4 O 4"),
+    "organisations:person_edit": (_person, "L O 4 4 4 4 4 4"),
+    "organisations:person_deactivate": (_person, "L O 4 4 4 4 4 4"),
+    "organisations:person_delete": (_person, "L O 4 4 4 4 4 4"),
+    "organisations:client_coach": (_person, "L O 4 4 4 4 4 4"),
+    "privacy:statement": (_none, "O O O O O O O O"),
+    "coaching:client_list": (_none, "L 4 O O 4 4 4 4"),
+    "coaching:my_dialogue": (_none, "L 4 4 4 R R 4 4"),
+    "coaching:dialogue": (_client_a, "L 4 O 4 O 4 4 4"),
+    "coaching:assignment_list": (_client_a, "L 4 O 4 O 4 4 4"),
+    "coaching:assignment_create": (_client_a, "L 4 O 4 4 4 4 4"),
+    "coaching:assignment_detail": (_assignment, "L 4 O 4 O 4 4 4"),
+    "coaching:answer": (_assignment, "M M M M M M M M"),
+    "coaching:comment": (_assignment, "M M M M M M M M"),
+    "coaching:notes": (_client_a, "L 4 O 4 4 4 4 4"),
+    "coaching:note_edit": (_note, "L 4 O 4 4 4 4 4"),
+    "coaching:note_delete": (_note, "L 4 O 4 4 4 4 4"),
+    # The platform staff's admin: only staff get in; everyone else is sent to its sign-in.
+    "admin:index": (_none, "A A A A A A A O"),
+    "admin:login": (_none, "O O O O O O O R"),
+    "admin:logout": (_none, "R R R R R R R M"),
+    "admin:password_change": (_none, "A A A A A A A O"),
+    "admin:password_change_done": (_none, "A A A A A A A O"),
+    "admin:autocomplete": (_none, "A A A A A A A 3"),
+    "admin:jsi18n": (_none, "A A A A A A A O"),
+    "admin:view_on_site": (
+        lambda w: {"content_type_id": 999999, "object_id": 1},
+        "A A A A A A A 4",
+    ),
+    "admin/(?P<url>.*)$": (lambda w: {"url": "no-such-page/"}, "A A A A A A A 4"),
+}
+
+# POST outcomes; the data is what the actor allowed to act would send.
+POST_TABLE = {
+    "home": ({}, "L R R R R R R R"),
+    "healthz": ({}, "M M M M M M M M"),
+    "set_language": ({"language": "en"}, "R R R R R R R R"),
+    "accounts:login": ({"username": "x@x.test", "password": "wrong"}, "O R R R R R R R"),
+    "accounts:logout": ({}, "L L L L L L L L"),
+    "accounts:profile": ({"full_name": "New Name", "language": "nl"}, "L R R R R R R R"),
+    "accounts:password_change": ({"old_password": "wrong"}, "L O O O O O O O"),
+    "organisations:people": ({}, "L M 4 4 4 4 M 4"),
+    "organisations:person_create": (
+        {"full_name": "New Person", "email": "new@a.test", "role": "client"},
+        "L R 4 4 4 4 R 4",
+    ),
+    "organisations:person_edit": (
+        {"full_name": "Renamed", "email": "client.a@a.test"},
+        "L R 4 4 4 4 4 4",
+    ),
+    "organisations:person_deactivate": ({}, "L R 4 4 4 4 4 4"),
+    "organisations:person_delete": ({}, "L R 4 4 4 4 4 4"),
+    "organisations:client_coach": ({"coach": "coach_b"}, "L R 4 4 4 4 4 4"),
+    "privacy:statement": ({}, "M M M M M M M M"),
+    "coaching:client_list": ({}, "M M M M M M M M"),
+    "coaching:my_dialogue": ({}, "M M M M M M M M"),
+    "coaching:dialogue": ({"body": "A new message"}, "L 4 R 4 R 4 4 4"),
+    "coaching:assignment_list": ({}, "M M M M M M M M"),
+    "coaching:assignment_create": ({"title": "T", "instructions": "I"}, "L 4 R 4 4 4 4 4"),
+    "coaching:assignment_detail": ({}, "M M M M M M M M"),
+    "coaching:answer": ({"body": "My answer"}, "L 4 4 4 R 4 4 4"),
+    "coaching:comment": ({"body": "A comment"}, "L 4 R 4 4 4 4 4"),
+    "coaching:notes": ({"body": "A note"}, "L 4 R 4 4 4 4 4"),
+    "coaching:note_edit": ({"body": "Edited"}, "L 4 R 4 4 4 4 4"),
+    "coaching:note_delete": ({}, "L 4 R 4 4 4 4 4"),
+}
+
+REFUSED = {"L", "A", "4", "3", "M"}
+
+
+def _expected(row):
+    codes = row.split()
+    assert len(codes) == len(ACTORS), f"row {row!r} needs {len(ACTORS)} outcomes"
+    return dict(zip(ACTORS, codes, strict=True))
+
+
+def _url(key, kwargs):
+    if "(?P<url>" in key:
+        return "/admin/" + kwargs["url"]
+    return reverse(key, kwargs=kwargs)
+
+
+def _outcome(response):
+    status = response.status_code
+    if status in (301, 302):
+        location = response.headers["Location"]
+        if location.startswith(reverse("admin:login")):
+            return "A"
+        if location.startswith(reverse("accounts:login")):
+            return "L"
+        return "R"
+    return {200: "O", 404: "4", 403: "3", 405: "M"}.get(status, str(status))
+
+
+def _snapshot():
+    """Every row of every model of ours, minus the timestamps a visit itself updates."""
+    rows = {}
+    for model in apps.get_models():
+        if model._meta.app_label not in {"accounts", "organisations", "coaching", "privacy"}:
+            continue
+        rows[model._meta.label] = [
+            {k: v for k, v in row.items() if k not in {"last_login", "last_activity"}}
+            for row in model.objects.order_by("pk").values()
+        ]
+    return rows
+
+
+def test_every_url_is_in_the_table():
+    served = {key for key, _route, _p in all_patterns()}
+    assert served - set(GET_TABLE) == set(), "URL patterns without access rules"
+    assert set(GET_TABLE) - served == set(), "rules for URL patterns that no longer exist"
+    assert set(POST_TABLE) <= set(GET_TABLE)
+
+
+def test_every_non_admin_url_has_post_rules():
+    non_admin = {k for k in GET_TABLE if not k.startswith("admin")}
+    assert non_admin - set(POST_TABLE) == set()
+
+
+@pytest.mark.parametrize("actor", ACTORS)
+@pytest.mark.parametrize("key", sorted(GET_TABLE))
+def test_get(world, login, key, actor):
+    kwargs_for, row = GET_TABLE[key]
+    http = login(world.actor(actor))
+    before = _snapshot()
+    response = http.get(_url(key, kwargs_for(world)))
+    got = _outcome(response)
+    assert got == _expected(row)[actor], f"GET {key} as {actor}: {response.status_code}"
+    if got in REFUSED:
+        assert _snapshot() == before
+
+
+def _post_data(world, data):
+    # Values naming an actor ("coach_b") are sent as that actor's id.
+    return {k: (world.actor(v).pk if v in ACTORS[1:] else v) for k, v in data.items()}
+
+
+@pytest.mark.parametrize("actor", ACTORS)
+@pytest.mark.parametrize("key", sorted(POST_TABLE))
+def test_post(world, login, key, actor):
+    data, row = POST_TABLE[key]
+    kwargs_for, _ = GET_TABLE[key]
+    http = login(world.actor(actor))
+    before = _snapshot()
+    response = http.post(_url(key, kwargs_for(world)), _post_data(world, data))
+    got = _outcome(response)
+    assert got == _expected(row)[actor], f"POST {key} as {actor}: {response.status_code}"
+    if got in REFUSED:
+        assert _snapshot() == before, f"POST {key} as {actor} was refused but changed data"
