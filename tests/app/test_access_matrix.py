@@ -17,8 +17,8 @@ import pytest
 from django.apps import apps
 from django.urls import reverse
 
-from tests.app.conftest import ACTORS
 from tests.app.urlpatterns import all_patterns
+from tests.fixtures.world import ACTORS
 
 pytestmark = pytest.mark.app
 
