@@ -1,6 +1,6 @@
 """Restriction of processing (AVG art. 18): while restricted, a person's data is only stored.
 
-Enforced here, for every request, by `RestrictionMiddleware`:
+Enforced for every request by `privacy.middleware.PrivacyMiddleware` (`refuse_if_restricted`):
 - the restricted person's own account is read-only: every POST is refused except on the privacy
   pages (their rights: export, requests, erasure), sign-out and the language switch;
 - nobody else may open or change the restricted person's coaching data: their coach gets a
@@ -59,50 +59,44 @@ def _refuse(request, message):
     return render(request, "privacy/restricted.html", {"reason": message}, status=403)
 
 
-class RestrictionMiddleware:
-    def __init__(self, get_response):
-        self.get_response = get_response
-
-    def __call__(self, request):
-        return self.get_response(request)
-
-    def process_view(self, request, view_func, view_args, view_kwargs):
-        user = getattr(request, "user", None)
-        match = request.resolver_match
-        if user is None or not user.is_authenticated or match is None:
-            return None
-        namespace = match.namespace
-        view_name = match.view_name
-        if (
-            request.method not in SAFE_METHODS
-            and namespace != "privacy"
-            and view_name not in ALWAYS_ALLOWED
-            and is_restricted(user)
-        ):
-            return _refuse(
-                request,
-                _(
-                    "Processing of your data is restricted at your request, so your account "
-                    "is read-only. You can still use your privacy page."
-                ),
-            )
-        subject_id = None
-        if namespace == "coaching":
-            subject_id = _coaching_subject_id(match.url_name, view_kwargs)
-        elif namespace == "organisations" and request.method not in SAFE_METHODS:
-            subject_id = view_kwargs.get("pk")
-        if not _valid_id(subject_id) or subject_id == user.pk:
-            return None
-        # Only for people the user may otherwise reach: the view answers 404 for the rest, so
-        # a restriction never reveals that an account exists.
-        if ProcessingRestriction.objects.filter(user_id=subject_id).exists() and (
-            User.objects.for_user(user).filter(pk=subject_id).exists()
-        ):
-            return _refuse(
-                request,
-                _(
-                    "Processing of this person's data is restricted at their request. Their data "
-                    "is kept but cannot be opened or changed until the restriction is lifted."
-                ),
-            )
+def refuse_if_restricted(request, view_kwargs):
+    """A 403 response when the request would process restricted data, else None."""
+    user = getattr(request, "user", None)
+    match = request.resolver_match
+    if user is None or not user.is_authenticated or match is None:
         return None
+    namespace = match.namespace
+    view_name = match.view_name
+    if (
+        request.method not in SAFE_METHODS
+        and namespace != "privacy"
+        and view_name not in ALWAYS_ALLOWED
+        and is_restricted(user)
+    ):
+        return _refuse(
+            request,
+            _(
+                "Processing of your data is restricted at your request, so your account "
+                "is read-only. You can still use your privacy page."
+            ),
+        )
+    subject_id = None
+    if namespace == "coaching":
+        subject_id = _coaching_subject_id(match.url_name, view_kwargs)
+    elif namespace == "organisations" and request.method not in SAFE_METHODS:
+        subject_id = view_kwargs.get("pk")
+    if not _valid_id(subject_id) or subject_id == user.pk:
+        return None
+    # Only for people the user may otherwise reach: the view answers 404 for the rest, so
+    # a restriction never reveals that an account exists.
+    if ProcessingRestriction.objects.filter(user_id=subject_id).exists() and (
+        User.objects.for_user(user).filter(pk=subject_id).exists()
+    ):
+        return _refuse(
+            request,
+            _(
+                "Processing of this person's data is restricted at their request. Their data "
+                "is kept but cannot be opened or changed until the restriction is lifted."
+            ),
+        )
+    return None

@@ -52,7 +52,7 @@ MIDDLEWARE = [
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "accounts.middleware.UserLanguageMiddleware",
-    "privacy.restriction.RestrictionMiddleware",
+    "privacy.middleware.PrivacyMiddleware",
 ]
 
 ROOT_URLCONF = "safecoach.urls"

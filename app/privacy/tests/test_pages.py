@@ -234,3 +234,34 @@ def test_nobody_but_staff_handles_requests(world, login, actor):
     response = http.post(_staff_url(world), {"action": "restrict"})
     assert response.status_code == 404
     assert not ProcessingRestriction.objects.exists()
+
+
+@pytest.mark.control("PRIV-06")
+def test_a_manager_or_staff_opening_a_profile_is_logged(world, login):
+    login(world.manager).get(reverse("organisations:person_edit", args=[world.client_a.pk]))
+    login(world.staff).get(reverse("admin:accounts_user_change", args=[world.client_a.pk]))
+    login(world.manager).get(reverse("organisations:people"))  # a list opens nobody's profile
+    entries = AccessLogEntry.objects.filter(subject=world.client_a, kind=AccessKind.PROFILE)
+    assert sorted(e.actor_role for e in entries) == ["manager", "staff"]
+    page = login(world.client_a).get(reverse("privacy:mine")).content.decode()
+    assert world.manager.full_name in page  # a manager of the client's own organisation
+    assert world.staff.full_name not in page  # staff are shown by role only
+
+
+@pytest.mark.control("PRIV-06")
+def test_a_refused_profile_visit_is_not_logged(world, login):
+    login(world.other_manager).get(reverse("organisations:person_edit", args=[world.client_a.pk]))
+    login(world.coach_b).get(reverse("admin:accounts_user_change", args=[world.client_a.pk]))
+    assert not AccessLogEntry.objects.exists()
+
+
+def test_a_manager_cannot_change_a_restricted_person(world, login):
+    ProcessingRestriction.objects.create(user=world.client_a)
+    http = login(world.manager)
+    url = reverse("organisations:person_edit", args=[world.client_a.pk])
+    assert http.get(url).status_code == 200
+    response = http.post(url, {"full_name": "Renamed", "email": world.client_a.email})
+    assert response.status_code == 403
+    assert User.objects.get(pk=world.client_a.pk).full_name == world.client_a.full_name
+    response = http.post(reverse("organisations:person_delete", args=[world.client_a.pk]))
+    assert response.status_code == 403 and User.objects.filter(pk=world.client_a.pk).exists()
