@@ -18,7 +18,7 @@ PROFILE_PAGES = {
     "organisations:person_delete": "pk",
     "organisations:client_coach": "pk",
     "admin:accounts_user_change": "object_id",
-    "admin:accounts_user_password_change": "id",
+    "admin:auth_user_password_change": "id",
 }
 
 
