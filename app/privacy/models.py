@@ -105,6 +105,7 @@ class RequestStatus(models.TextChoices):
 class RequestSource(models.TextChoices):
     USER = "user", _("Asked by the person")
     SELF_SERVICE = "self_service", _("Done by the person in the app")
+    ORGANISATION = "organisation", _("Deleted by the organisation's manager")
     RETENTION = "retention", _("Retention period ended")
     STAFF = "staff", _("Recorded by platform staff")
 

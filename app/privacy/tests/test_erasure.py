@@ -8,6 +8,7 @@ from django.contrib.auth import get_user_model
 from django.contrib.contenttypes.models import ContentType
 from django.contrib.sessions.models import Session
 from django.db import models
+from django.urls import reverse
 
 from accounts.models import User
 from coaching.models import Answer, Assignment, Comment, Message, Note
@@ -205,3 +206,12 @@ def test_erasure_removes_the_admin_history_about_the_account(world):
     ct = ContentType.objects.get_for_model(User)
     erase_user(world.client_a, source=RequestSource.STAFF)
     assert not LogEntry.objects.filter(content_type=ct).exists()
+
+
+def test_a_manager_deleting_a_person_erases_and_records_it(world, login):
+    person = world.client_a
+    response = login(world.manager).post(reverse("organisations:person_delete", args=[person.pk]))
+    assert response.status_code == 302
+    assert _rows_naming(person.pk, person.email, person.full_name) == []
+    record = PrivacyRequest.objects.get(kind="erasure")
+    assert record.source == RequestSource.ORGANISATION and record.organisation == world.org_a
