@@ -255,6 +255,7 @@ def test_a_refused_profile_visit_is_not_logged(world, login):
     assert not AccessLogEntry.objects.exists()
 
 
+@pytest.mark.control("PRIV-04")
 def test_a_manager_cannot_change_a_restricted_person(world, login):
     ProcessingRestriction.objects.create(user=world.client_a)
     http = login(world.manager)
