@@ -7,8 +7,9 @@ dialogue.json, assignments.json, access_log.json, privacy_requests.json. Every J
 What is in it, by role:
 - a client: every message of their dialogues (from any coach they have had), every assignment
   given to them with their answer and the coach's comments;
-- a coach: the messages they sent, the assignments they gave with their comments (the clients'
-  own messages and answers are the clients' data and are in the clients' exports);
+- a coach: the messages they sent and the assignments they gave with their comments, within
+  the pairs with their current clients (the clients' own messages and answers are the clients'
+  data and in the clients' exports; a former client's dialogue is no longer the coach's to see);
 - everyone: profile, the access log about them, their privacy requests.
 Private notes are in no export: they are the coach's professional records about a client, under
 professional secrecy (see docs/privacy.md).
@@ -61,7 +62,9 @@ def _messages(user):
     if user.is_client:
         rows = Message.objects.filter(client=user)
     else:
-        rows = Message.objects.filter(sender=user)
+        # A coach: what they sent within their current pairs. A former client's dialogue is no
+        # longer theirs to see (docs/app.md, reassigning), so it is not in their copy either.
+        rows = Message.objects.for_user(user).filter(sender=user)
     return rows.select_related("coach", "client").order_by("created_at", "id")
 
 
@@ -84,7 +87,7 @@ def assignments_data(user):
     if user.is_client:
         rows = Assignment.objects.filter(client=user)
     else:
-        rows = Assignment.objects.filter(coach=user)
+        rows = Assignment.objects.for_user(user).filter(coach=user)
     rows = rows.select_related("coach", "client", "answer").order_by("created_at", "id")
     comments = {}
     for comment in Comment.objects.filter(assignment__in=rows).order_by("created_at", "id"):

@@ -49,11 +49,12 @@ NOTICE_ACTION = _("Sign in within %(days)s days to keep your account:")
 class RetentionReport:
     warned: list[int] = field(default_factory=list)
     erased: list[int] = field(default_factory=list)
+    failed: list[int] = field(default_factory=list)
     access_log_purged: int = 0
 
     @property
     def nothing_to_do(self):
-        return not (self.warned or self.erased or self.access_log_purged)
+        return not (self.warned or self.erased or self.failed or self.access_log_purged)
 
 
 def _candidates():
@@ -110,15 +111,22 @@ def run_retention(now=None, dry_run=False):
             continue  # not warned in this period yet: step 2 warns, erasure waits
         if notice.sent_at > now - notice_for:
             continue
-        report.erased.append(user.pk)
         if not dry_run:
-            erase_user(user, source=RequestSource.RETENTION, now=now)
+            try:
+                erase_user(user, source=RequestSource.RETENTION, now=now)
+            except Exception:
+                # One account's erasure rolled back entirely; the others go on, and the job
+                # reports the failure (and retries it the next night).
+                log.exception("retention could not erase user %s", user.pk)
+                report.failed.append(user.pk)
+                continue
+        report.erased.append(user.pk)
 
     # 2. Warn: inactive for the warning period and not yet warned in this period.
     for user in (
         _candidates().filter(last_seen__lte=now - (inactive_for - notice_for)).order_by("pk")
     ):
-        if user.pk in report.erased:
+        if user.pk in report.erased or user.pk in report.failed:
             continue
         notice = notices.get(user.pk)
         if notice is not None and notice.last_seen_at >= user.last_seen:

@@ -69,9 +69,9 @@ def _held_data(user):
             "comments": Comment.objects.filter(assignment__in=assignments).count(),
         }
     if user.is_coach:
-        assignments = Assignment.objects.filter(coach=user)
+        assignments = Assignment.objects.for_user(user).filter(coach=user)
         return {
-            "messages": Message.objects.filter(sender=user).count(),
+            "messages": Message.objects.for_user(user).filter(sender=user).count(),
             "assignments": assignments.count(),
             "comments": Comment.objects.filter(assignment__in=assignments).count(),
         }

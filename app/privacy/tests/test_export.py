@@ -159,3 +159,15 @@ def test_the_page_issues_a_token_and_no_password(world, login):
     html = response.content.decode()
     assert 'name="token"' in html and 'type="password"' in html
     assert PASSWORD not in html
+
+
+def test_a_former_clients_dialogue_is_not_in_the_coach_export(world, login):
+    from organisations.services import reassign_client
+
+    reassign_client(world.client_a, world.coach_b)
+    data = _validate(_unzip(_post(login(world.coach_a), world.coach_a)))
+    assert data["dialogue.json"]["messages"] == []
+    assert data["assignments.json"]["assignments"] == []
+    # the client keeps all of it
+    data = _validate(_unzip(_post(login(world.client_a), world.client_a)))
+    assert len(data["dialogue.json"]["messages"]) == 1

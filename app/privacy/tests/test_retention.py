@@ -5,7 +5,7 @@ from datetime import timedelta
 
 import pytest
 from django.core import mail
-from django.core.management import call_command
+from django.core.management import CommandError, call_command
 from django.utils import timezone
 
 from accounts.models import User
@@ -176,3 +176,27 @@ def test_the_command_dry_run_lists_and_changes_nothing(quiet, capsys):
     assert RetentionNotice.objects.count() == 0 and mail.outbox == []
     call_command("erase_inactive")
     assert RetentionNotice.objects.count() == 1
+
+
+def test_one_failing_erasure_does_not_stop_the_others(quiet, monkeypatch, capsys):
+    import privacy.retention
+
+    real = privacy.retention.erase_user
+    long_ago = timezone.now() - 1000 * DAY
+    for person in (quiet.client_a, quiet.client_b):
+        _last_seen(person, long_ago)
+        RetentionNotice.objects.create(
+            user=person, last_seen_at=long_ago, sent_at=long_ago + 500 * DAY, mailed=True
+        )
+
+    def flaky(user, **kwargs):
+        if user.pk == quiet.client_a.pk:
+            raise RuntimeError("disk full")
+        return real(user, **kwargs)
+
+    monkeypatch.setattr(privacy.retention, "erase_user", flaky)
+    with pytest.raises(CommandError, match=f"Could not erase user\\(s\\) {quiet.client_a.pk};"):
+        call_command("erase_inactive")
+    assert User.objects.filter(pk=quiet.client_a.pk).exists()
+    assert not User.objects.filter(pk=quiet.client_b.pk).exists()
+    assert f"erase user {quiet.client_b.pk}" in capsys.readouterr().out

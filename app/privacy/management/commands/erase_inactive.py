@@ -1,6 +1,6 @@
 """Nightly retention: warn, then erase, accounts inactive for two years (see privacy/retention.py)."""
 
-from django.core.management.base import BaseCommand
+from django.core.management.base import BaseCommand, CommandError
 
 from privacy.retention import run_retention
 
@@ -33,4 +33,10 @@ class Command(BaseCommand):
                 f"{prefix}warn {len(report.warned)}, {prefix}erase {len(report.erased)}, "
                 f"{prefix}purge {report.access_log_purged} access log entries"
                 + (" (dry run: nothing changed)" if dry_run else "")
+            )
+        if report.failed:
+            ids = ", ".join(str(pk) for pk in report.failed)
+            raise CommandError(
+                f"Could not erase user(s) {ids}; nothing of them was changed. "
+                "See the log for the cause; the next run tries again."
             )
