@@ -97,6 +97,19 @@ def mine(request):
     return render(request, "privacy/mine.html", context)
 
 
+@require_GET
+@login_required
+def my_data(request):
+    """Inzage in full: everything of the export, readable on one page (the person's own)."""
+    data = export.build_export(request.user)
+    context = {
+        "profile": data["profile.json"]["profile"],
+        "messages_": data["dialogue.json"]["messages"],
+        "assignments": data["assignments.json"]["assignments"],
+    }
+    return render(request, "privacy/data.html", context)
+
+
 @login_required
 def export_data(request):
     """Download a copy: behind the password, logged."""

@@ -68,6 +68,7 @@ GET_TABLE = {
     "organisations:client_coach": (_person, "L O 4 4 4 4 4 4"),
     "privacy:statement": (_none, "O O O O O O O O"),
     "privacy:mine": (_none, "L O O O O O O O"),
+    "privacy:data": (_none, "L O O O O O O O"),
     "privacy:export": (_none, "L O O O O O O O"),
     "privacy:request": (_none, "L O O O O O O O"),
     "privacy:delete": (_none, "L 4 4 4 O O 4 4"),
@@ -147,6 +148,7 @@ POST_TABLE = {
     "organisations:client_coach": ({"coach": "coach_b"}, "L R 4 4 4 4 4 4"),
     "privacy:statement": ({}, "M M M M M M M M"),
     "privacy:mine": ({}, "M M M M M M M M"),
+    "privacy:data": ({}, "M M M M M M M M"),
     # Without the signed token of the page (and here with a wrong password) nothing happens: the
     # form comes back with an error.
     "privacy:export": ({"password": "wrong"}, "L O O O O O O O"),

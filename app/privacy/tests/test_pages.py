@@ -266,3 +266,13 @@ def test_a_manager_cannot_change_a_restricted_person(world, login):
     assert User.objects.get(pk=world.client_a.pk).full_name == world.client_a.full_name
     response = http.post(reverse("organisations:person_delete", args=[world.client_a.pk]))
     assert response.status_code == 403 and User.objects.filter(pk=world.client_a.pk).exists()
+
+
+def test_all_data_on_one_page_for_the_owner_only(world, login):
+    page = login(world.client_a).get(reverse("privacy:data")).content.decode()
+    for text in (world.message.body, world.assignment.instructions, world.answer.body):
+        assert text in page
+    assert world.note.body not in page  # professional secrecy
+    for outsider in ("client_b", "coach_b", "manager"):
+        page = login(world.actor(outsider)).get(reverse("privacy:data")).content.decode()
+        assert SECRET not in page, outsider
