@@ -19,6 +19,7 @@ import io
 import json
 import zipfile
 
+from django.apps import apps
 from django.utils import timezone
 
 from coaching.models import Assignment, Comment, Message
@@ -41,6 +42,18 @@ def _person(user):
     return {"id": user.pk, "full_name": user.full_name} if user else None
 
 
+def _two_step(user):
+    """Two-step verification (the sign-in work, accounts.TwoFactor): method and phone number."""
+    try:
+        model = apps.get_model("accounts", "TwoFactor")
+    except LookupError:  # not in this version of the app
+        return None
+    record = model.objects.filter(user=user).first()
+    if record is None or not getattr(record, "method", ""):
+        return None
+    return {"method": record.method, "phone": getattr(record, "phone", "") or None}
+
+
 def profile_data(user):
     return {
         "id": user.pk,
@@ -55,6 +68,7 @@ def profile_data(user):
         "last_login": _ts(user.last_login),
         "last_activity": _ts(user.last_activity),
         "processing_restricted": is_restricted(user),
+        "two_step": _two_step(user),
     }
 
 
@@ -218,6 +232,12 @@ SCHEMA = {
                     "last_login": _DT,
                     "last_activity": _DT,
                     "processing_restricted": {"type": "boolean"},
+                    "two_step": {
+                        "oneOf": [
+                            {"type": "null"},
+                            _obj({"method": {"type": "string"}, "phone": _nullable("string")}),
+                        ]
+                    },
                 }
             ),
         ),
@@ -319,7 +339,8 @@ This archive holds the personal data safecoach keeps about you, in JSON (UTF-8),
 can read it or take it to another service.
 
   profile.json           your account: name, e-mail address, role, organisation, coach,
-                         language, dates of joining, last sign-in and last activity
+                         language, dates of joining, last sign-in and last activity,
+                         two-step verification (method and phone number)
   dialogue.json          messages: a client gets every message of their dialogues, a coach
                          the messages they sent
   assignments.json       assignments with answers and the coach's comments (a client), or the
