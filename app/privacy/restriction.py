@@ -2,7 +2,8 @@
 
 Enforced for every request by `privacy.middleware.PrivacyMiddleware` (`refuse_if_restricted`):
 - the restricted person's own account is read-only: every POST is refused except on the privacy
-  pages (their rights: export, requests, erasure), sign-out and the language switch;
+  pages (their rights: export, requests, erasure), signing in and out, the language switch and
+  keeping the account secure (password, two-step verification);
 - nobody else may open or change the restricted person's coaching data: their coach gets a
   403 page on the dialogue, assignments and notes about them;
 - an organisation manager cannot change, deactivate, reassign or delete the person (profile
@@ -19,8 +20,26 @@ from accounts.models import User
 from privacy.models import ProcessingRestriction
 
 SAFE_METHODS = {"GET", "HEAD", "OPTIONS"}
-# URL names a restricted person may still POST to (besides the whole privacy namespace).
-ALWAYS_ALLOWED = {"accounts:logout", "set_language", "accounts:login"}
+# URL names a restricted person may still POST to (besides the whole privacy namespace): signing
+# in and out, the language, and keeping their own account secure (password, two-step
+# verification; some of these names come with the sign-in work).
+ALWAYS_ALLOWED = {
+    "set_language",
+    "accounts:login",
+    "accounts:logout",
+    "accounts:signin_verify",
+    "accounts:signin_resend",
+    "accounts:password_change",
+    "accounts:confirm_password",
+    "accounts:password_reset",
+    "accounts:password_reset_confirm",
+    "accounts:two_factor",
+    "accounts:two_factor_sms",
+    "accounts:two_factor_sms_confirm",
+    "accounts:two_factor_totp",
+    "accounts:backup_codes",
+    "accounts:two_factor_disable",
+}
 
 
 def is_restricted(user):

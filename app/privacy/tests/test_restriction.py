@@ -82,3 +82,12 @@ def test_lifting_the_restriction_restores_everything(restricted, login):
     ProcessingRestriction.objects.all().delete()
     http = login(restricted.coach_a)
     assert http.get(reverse("coaching:dialogue", args=[restricted.client_a.pk])).status_code == 200
+
+
+def test_a_restricted_person_can_still_change_their_password(restricted, login):
+    http = login(restricted.client_a)
+    response = http.post(
+        reverse("accounts:password_change"),
+        {"old_password": "wrong", "new_password1": "x", "new_password2": "x"},
+    )
+    assert response.status_code == 200  # the form answers (here: wrong password), not a 403
