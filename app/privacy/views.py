@@ -16,6 +16,7 @@ from django.http import Http404, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_GET
 
 from coaching.models import Answer, Assignment, Comment, Message
@@ -39,6 +40,20 @@ from privacy.models import (
     RequestStatus,
 )
 from privacy.restriction import is_restricted
+
+COUNT_LABELS = {
+    "messages": gettext_lazy("Messages"),
+    "assignments": gettext_lazy("Assignments"),
+    "answers": gettext_lazy("Answers"),
+    "comments": gettext_lazy("Comments"),
+    "notes": gettext_lazy("Private notes"),
+    "access_log": gettext_lazy("Access log entries"),
+}
+
+
+def _labelled(counts):
+    return [(COUNT_LABELS[key], value) for key, value in counts.items()]
+
 
 STATEMENT_VERSION = "1.1"
 STATEMENT_DATE = "2026-11-27"
@@ -87,7 +102,7 @@ def mine(request):
     for entry in entries:
         entry.actor_name = export.actor_name(entry, user)
     context = {
-        "held": _held_data(user),
+        "held": _labelled(_held_data(user)),
         "entries": entries,
         "requests": PrivacyRequest.objects.for_user(user),
         "restricted": is_restricted(user),
@@ -213,7 +228,7 @@ def staff_request(request, pk):
         "req": privacy_request,
         "person": person,
         "restricted": is_restricted(person),
-        "held": count_data(person) if person else None,
+        "held": _labelled(count_data(person)) if person else None,
         "handle_form": handle_form,
         "erase_form": erase_form,
     }
