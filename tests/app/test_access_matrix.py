@@ -20,7 +20,7 @@ from django.urls import reverse
 from tests.app.urlpatterns import all_patterns
 from tests.fixtures.world import ACTORS
 
-pytestmark = pytest.mark.app
+pytestmark = [pytest.mark.app, pytest.mark.control("APP-01")]
 
 
 def _client_a(w):

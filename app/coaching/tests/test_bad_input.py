@@ -7,7 +7,7 @@ from django.urls import reverse
 from coaching.models import MESSAGE_MAX_LENGTH, Answer, Assignment, Message, Note
 from tests.fixtures.world import SECRET, make_user
 
-pytestmark = pytest.mark.app
+pytestmark = [pytest.mark.app, pytest.mark.control("APP-07")]
 
 
 @pytest.fixture

@@ -7,7 +7,7 @@ from coaching.models import Answer, Assignment, Comment, Message, Note
 from organisations.tests.conftest import SECRET
 from safecoach.admin_site import admin_site
 
-pytestmark = pytest.mark.app
+pytestmark = [pytest.mark.app, pytest.mark.control("APP-02")]
 
 CONFIDENTIAL = (Message, Assignment, Answer, Comment, Note)
 CONTENT_FIELDS = {"body", "title", "instructions"}
