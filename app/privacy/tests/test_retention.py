@@ -200,3 +200,16 @@ def test_one_failing_erasure_does_not_stop_the_others(quiet, monkeypatch, capsys
     assert User.objects.filter(pk=quiet.client_a.pk).exists()
     assert not User.objects.filter(pk=quiet.client_b.pk).exists()
     assert f"erase user {quiet.client_b.pk}" in capsys.readouterr().out
+
+
+def test_a_mail_failure_keeps_the_notice_and_the_run_going(
+    quiet, settings, django_capture_on_commit_callbacks
+):
+    settings.EMAIL_BACKEND = "django.core.mail.backends.smtp.EmailBackend"
+    settings.EMAIL_HOST = "127.0.0.1"
+    settings.EMAIL_PORT = 9  # nothing listens: the connection is refused
+    _last_seen(quiet.client_a, NOW - 701 * DAY)
+    _last_seen(quiet.client_b, NOW - 701 * DAY)
+    report = _run(NOW, capture=django_capture_on_commit_callbacks)
+    assert sorted(report.warned) == sorted([quiet.client_a.pk, quiet.client_b.pk])
+    assert RetentionNotice.objects.count() == 2
