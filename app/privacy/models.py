@@ -10,15 +10,20 @@ Erasure (privacy/erasure.py) removes or anonymises every row here that names the
 see docs/privacy.md for the rules.
 """
 
-from datetime import timedelta
+import calendar
 
 from django.conf import settings
 from django.db import models
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
-# Statutory deadline for answering a request (AVG art. 12(3)): one month.
-REQUEST_DEADLINE = timedelta(days=30)
+
+def one_month_after(moment):
+    """The statutory deadline of a request (AVG art. 12(3): one month): the same day and time a
+    calendar month later, or that month's last day if it is shorter."""
+    year, month = (moment.year + 1, 1) if moment.month == 12 else (moment.year, moment.month + 1)
+    day = min(moment.day, calendar.monthrange(year, month)[1])
+    return moment.replace(year=year, month=month, day=day)
 
 
 class AccessKind(models.TextChoices):
@@ -121,7 +126,7 @@ class PrivacyRequestQuerySet(models.QuerySet):
 
 
 def _deadline():
-    return timezone.now() + REQUEST_DEADLINE
+    return one_month_after(timezone.now())
 
 
 class PrivacyRequest(models.Model):

@@ -1,6 +1,8 @@
 """The privacy page, requests, self-service erasure and the staff pages: owner, colleague,
 outsider; bad input gets a clear error and changes nothing."""
 
+from datetime import UTC
+
 import pytest
 from django.urls import reverse
 from django.utils import timezone
@@ -14,6 +16,7 @@ from privacy.models import (
     PrivacyRequest,
     ProcessingRestriction,
     RequestStatus,
+    one_month_after,
 )
 from tests.fixtures.world import PASSWORD, SECRET
 
@@ -70,7 +73,7 @@ def test_a_request_is_recorded_with_its_deadline(world, login):
     assert response.status_code == 302
     req = PrivacyRequest.objects.get(user=world.coach_a)
     assert req.status == RequestStatus.OPEN and req.role == "coach"
-    assert (req.due_at - req.created_at).days == 30
+    assert req.due_at.date() == one_month_after(req.created_at).date()
 
 
 @pytest.mark.parametrize(
@@ -276,3 +279,19 @@ def test_all_data_on_one_page_for_the_owner_only(world, login):
     for outsider in ("client_b", "coach_b", "manager"):
         page = login(world.actor(outsider)).get(reverse("privacy:data")).content.decode()
         assert SECRET not in page, outsider
+
+
+@pytest.mark.parametrize(
+    ("received", "deadline"),
+    [
+        ((2026, 1, 15), (2026, 2, 15)),
+        ((2026, 1, 31), (2026, 2, 28)),
+        ((2028, 1, 31), (2028, 2, 29)),
+        ((2026, 12, 20), (2027, 1, 20)),
+    ],
+)
+def test_the_deadline_is_one_calendar_month(received, deadline):
+    from datetime import datetime
+
+    moment = datetime(*received, 9, 30, tzinfo=UTC)
+    assert one_month_after(moment) == datetime(*deadline, 9, 30, tzinfo=UTC)
