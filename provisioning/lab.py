@@ -33,6 +33,7 @@ from provisioning.system import (
     check_disk,
     ensure_tools,
     mounts_under,
+    processes_mentioning,
     processes_rooted_under,
     read_pid,
     require_root,
@@ -446,6 +447,10 @@ def _down(stage: Stage, quiet: bool = False) -> list[str]:
                 removed.append(f"process {pid}")
             time.sleep(0.5)
     stop_pid(read_pid(stage.state_dir / "acng" / "pid"), str(stage.state_dir / "acng"), timeout=10)
+    # SSH connection-sharing masters (Ansible, testinfra, otap ssh) of this stage's hosts.
+    for pid in processes_mentioning(f"{stage.state_dir}/"):
+        stop_pid(pid, f"{stage.state_dir}/", timeout=3)
+        removed.append(f"ssh process {pid}")
     if stage.state_dir.exists():
         for point in mounts_under(stage.state_dir):
             if run(["umount", point], check=False).returncode != 0:

@@ -33,6 +33,11 @@ def known_hosts_path(stage: Stage) -> Path:
     return stage.state_dir / "known_hosts"
 
 
+def control_dir(stage: Stage) -> Path:
+    """Sockets of SSH connection sharing; `otap lab down` ends their master processes."""
+    return stage.state_dir / "cp"
+
+
 def config_path(stage: Stage) -> Path:
     return stage.state_dir / "ssh_config"
 
@@ -67,6 +72,9 @@ def render(stage: Stage) -> str:
         "    HashKnownHosts no",
         "    PasswordAuthentication no",
         "    KbdInteractiveAuthentication no",
+        f"    ControlPath {control_dir(stage)}/%C",
+        "    ControlMaster auto",
+        "    ControlPersist 60s",
         "    ConnectTimeout 10",
         "    ServerAliveInterval 15",
         "",
@@ -77,6 +85,7 @@ def render(stage: Stage) -> str:
 def write(stage: Stage) -> Path:
     path = config_path(stage)
     path.parent.mkdir(parents=True, exist_ok=True)
+    control_dir(stage).mkdir(mode=0o700, exist_ok=True)
     text = render(stage)
     if not path.exists() or path.read_text() != text:
         path.write_text(text)

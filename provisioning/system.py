@@ -157,3 +157,18 @@ def mounts_under(path: Path) -> list[str]:
         if point == prefix or point.startswith(prefix + "/"):
             points.append(point)
     return sorted(set(points), key=len, reverse=True)
+
+
+def processes_mentioning(text: str, program: str = "ssh") -> list[int]:
+    """PIDs of `program` processes whose command line contains text (never this process)."""
+    out = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit() or int(entry.name) == os.getpid():
+            continue
+        try:
+            comm = (entry / "comm").read_text().strip()
+        except OSError:
+            continue
+        if comm == program and text in " ".join(cmdline(int(entry.name))):
+            out.append(int(entry.name))
+    return out
