@@ -23,6 +23,12 @@ def prefix(n: int) -> str:
     return f"sc{n}-"
 
 
+def mac_for(address: str) -> str:
+    """A locally administered MAC derived from the host's IPv4 address: 02:5c:a:b:c:d."""
+    octets = ipaddress.IPv4Address(address).packed
+    return "02:5c:" + ":".join(f"{o:02x}" for o in octets)
+
+
 def links() -> list[dict]:
     return json.loads(run(["ip", "-j", "link", "show"]).stdout or "[]")
 
@@ -88,6 +94,9 @@ def setup_host(record: dict) -> None:
     run(["ip", "netns", "add", ns])
     run(["ip", "link", "add", veth, "type", "veth", "peer", "name", "eth0", "netns", ns])
     run(["ip", "link", "set", veth, "master", record["bridge"], "up"])
+    # A fixed MAC per address, as a real NIC keeps across reboots: otherwise the neighbours'
+    # ARP caches point at the old link for half a minute after a host reboots.
+    run(["ip", "-n", ns, "link", "set", "eth0", "address", mac_for(record["address"])])
     run(["ip", "-n", ns, "link", "set", "lo", "up"])
     run(
         ["ip", "-n", ns, "addr", "add", f"{record['address']}/{record['prefixlen']}", "dev", "eth0"]

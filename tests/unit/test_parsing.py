@@ -74,3 +74,7 @@ def test_range_in_use_on_the_machine_is_refused():
 def test_names_fit_linux_interface_names():
     assert len(network.bridge_name(255)) <= 15
     assert len(f"{network.prefix(255)}h99") <= 15
+
+
+def test_mac_is_fixed_per_address():
+    assert network.mac_for("10.213.10.11") == "02:5c:0a:d5:0a:0b"
