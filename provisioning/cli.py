@@ -81,7 +81,7 @@ def cmd_ssh(args) -> int:
             f"stage {args.stage} has no host {args.host}; hosts: {', '.join(sorted(stage.hosts))}."
         )
     path = sshconfig.write(stage)
-    command = args.command[1:] if args.command[:1] == ["--"] else args.command
+    command = args.rest
     os.execvp("ssh", ["ssh", "-F", str(path), args.host, *command])  # noqa: S606
     return 0
 
@@ -102,7 +102,7 @@ def cmd_converge(args) -> int:
 def cmd_verify(args) -> int:
     from provisioning import verify
 
-    return verify.verify(args.stage, extra=args.pytest_args)
+    return verify.verify(args.stage, extra=args.rest, limit=args.limit)
 
 
 def cmd_up(args) -> int:
@@ -145,7 +145,7 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("ssh", help="ssh to a host of a stage through its bastion")
     _stage_arg(p)
     p.add_argument("host", help="host name, for example web1")
-    p.add_argument("command", nargs=argparse.REMAINDER, help="command to run after --")
+    p.epilog = "Anything after -- is the command to run on the host: otap ssh test web1 -- uptime"
     p.set_defaults(func=cmd_ssh)
 
     p = sub.add_parser("bootstrap", help="day 0 with pyinfra: admins, sudo, hostname, hosts, apt")
@@ -166,7 +166,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("verify", help="run the testinfra suites (tests/infra) against a stage")
     _stage_arg(p)
-    p.add_argument("pytest_args", nargs=argparse.REMAINDER, help="extra pytest arguments after --")
+    p.add_argument("--limit", help="only these hosts or groups (comma-separated)")
+    p.epilog = "Anything after -- goes to pytest: otap verify development -- -k journal"
     p.set_defaults(func=cmd_verify)
 
     p = sub.add_parser("up", help="the main job: lab up, bootstrap, converge, verify")
@@ -177,7 +178,15 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
+    argv = list(sys.argv[1:] if argv is None else argv)
+    rest: list[str] = []
+    if "--" in argv:
+        at = argv.index("--")
+        argv, rest = argv[:at], argv[at + 1 :]
     args = parser.parse_args(argv)
+    if rest and args.func not in (cmd_ssh, cmd_verify):
+        parser.error("only `otap ssh` and `otap verify` take arguments after --")
+    args.rest = rest
     try:
         return args.func(args)
     except OtapError as exc:

@@ -12,17 +12,32 @@ import sys
 import time
 
 from provisioning import sshconfig
+from provisioning.errors import OtapError
 from provisioning.inventory import load_stage
 from provisioning.paths import REPO
 
 
-def verify(stage_name: str, extra: list[str] | None = None, quiet: bool = False) -> int:
+def verify(
+    stage_name: str,
+    extra: list[str] | None = None,
+    quiet: bool = False,
+    limit: str | None = None,
+) -> int:
     from provisioning import lab
 
     stage = load_stage(stage_name)
     lab.require_up(stage)
     config = sshconfig.write(stage)
-    hosts = ",".join(f"ssh://{name}" for name in sorted(stage.hosts))
+    names = sorted(stage.hosts)
+    if limit:
+        wanted = {part.strip() for part in limit.split(",") if part.strip()}
+        unknown = wanted - set(names) - set(stage.groups)
+        if unknown:
+            raise OtapError(
+                f"stage {stage_name} has no host or group {', '.join(sorted(unknown))}."
+            )
+        names = [n for n in names if n in wanted or set(stage.hosts[n].groups) & wanted]
+    hosts = ",".join(f"ssh://{name}" for name in names)
     report = stage.state_dir / "verify.xml"
     extra = [a for a in (extra or []) if a != "--"]
     cmd = [

@@ -35,7 +35,16 @@ def test_every_command_has_help(words, capsys):
 
 @pytest.mark.parametrize(
     "words",
-    [["frobnicate"], ["lab"], ["lab", "sideways"], ["ssh-config"], ["ssh", "development"], []],
+    [
+        ["frobnicate"],
+        ["lab"],
+        ["lab", "sideways"],
+        ["ssh-config"],
+        ["ssh", "development"],
+        [],
+        ["converge", "development", "--", "-v"],
+        ["verify", "development", "--limit"],
+    ],
     ids=lambda w: " ".join(w) or "nothing",
 )
 def test_argument_errors_exit_2(words, capsys):
@@ -88,3 +97,15 @@ def test_console_script_is_installed():
     )
     assert out.returncode == 0
     assert "lab" in out.stdout
+
+
+def test_verify_takes_limit_and_pytest_arguments():
+    args = cli.build_parser().parse_args(["verify", "development", "--limit", "web1"])
+    assert args.limit == "web1"
+
+
+def test_unknown_host_or_group_for_verify(capsys, monkeypatch, tmp_path):
+    monkeypatch.setenv("OTAP_STATE_ROOT", str(tmp_path))
+    monkeypatch.setattr("provisioning.lab.require_up", lambda stage: None)
+    assert cli.main(["verify", "development", "--limit", "web9", "--", "-x"]) == 1
+    assert "has no host or group web9" in one_sentence(capsys.readouterr().err)
