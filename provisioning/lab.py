@@ -235,14 +235,20 @@ def start_apt_proxy(stage: Stage) -> None:
         )
     (adir / "pid").write_text(f"{proc.pid}\n")
     deadline = time.monotonic() + 15
-    while time.monotonic() < deadline:
+    while time.monotonic() < deadline and proc.poll() is None:
         try:
             socket.create_connection((stage.controller_address, ACNG_PORT), timeout=1).close()
-            return
         except OSError:
-            if proc.poll() is not None:
-                break
             time.sleep(0.2)
+            continue
+        time.sleep(0.3)
+        if proc.poll() is None:
+            return
+    if proc.poll() is not None:
+        raise OtapError(
+            f"the apt proxy (apt-cacher-ng) could not listen on {stage.controller_address}:"
+            f"{ACNG_PORT} (is another apt-cacher-ng using port {ACNG_PORT}?); see {adir / 'log'}."
+        )
     raise OtapError(
         f"the apt proxy (apt-cacher-ng) did not start on {stage.controller_address}:{ACNG_PORT}; "
         f"see {adir / 'log'}."
