@@ -78,3 +78,18 @@ def test_names_fit_linux_interface_names():
 
 def test_mac_is_fixed_per_address():
     assert network.mac_for("10.213.10.11") == "02:5c:0a:d5:0a:0b"
+
+
+def test_full_disk_is_one_sentence(tmp_path):
+    from provisioning.system import check_disk
+
+    with pytest.raises(OtapError, match=r"is full \(\d+ MiB free, the lab needs"):
+        check_disk(tmp_path / "not" / "yet", 2**60, "the lab")
+
+
+def test_missing_tools_say_how_to_install(monkeypatch):
+    from provisioning import system
+
+    monkeypatch.setattr(system.shutil, "which", lambda tool: None)
+    with pytest.raises(OtapError, match=r"install them with: apt-get install .*debootstrap"):
+        system.ensure_tools(install=False)
