@@ -31,10 +31,10 @@ from provisioning.paths import cache_root
 from provisioning.system import (
     alive,
     check_disk,
+    container_processes,
     ensure_tools,
     mounts_under,
     processes_mentioning,
-    processes_rooted_under,
     read_pid,
     require_root,
     run,
@@ -337,10 +337,10 @@ def leftovers(stage: Stage) -> list[str]:
     """Anything of this stage on the machine: state, mounts, processes, namespaces, links."""
     n = stage.lab_index
     found = []
+    found += [f"container process {p}" for p in container_processes(stage.state_dir)]
     if stage.state_dir.exists():
         found.append(f"state {stage.state_dir}")
         found += [f"mount {m}" for m in mounts_under(stage.state_dir)]
-        found += [f"process {p}" for p in processes_rooted_under(stage.state_dir)]
         for pidfile in stage.state_dir.rglob("*pid"):
             pid = read_pid(pidfile)
             if pidfile.name in ("supervisor.pid", "nspawn.pid", "pid") and alive(
@@ -441,17 +441,16 @@ def _down(stage: Stage, quiet: bool = False) -> list[str]:
         stop_pid(read_pid(hdir / "supervisor.pid"), str(hdir), timeout=25)
         stop_pid(read_pid(hdir / "nspawn.pid"), str(hdir / "root"), timeout=5)
         removed.append(f"host {hdir.name}")
-    # Containers whose nspawn was killed from outside keep running: kill them by their root.
-    if stage.state_dir.exists():
-        for _ in range(3):
-            pids = processes_rooted_under(stage.state_dir)
-            if not pids:
-                break
-            for pid in pids:
-                with suppress(ProcessLookupError):
-                    os.kill(pid, signal.SIGKILL)
-                removed.append(f"process {pid}")
-            time.sleep(0.5)
+    # Containers whose nspawn was killed from outside keep running: kill them by their marker.
+    for _ in range(5):
+        pids = container_processes(stage.state_dir)
+        if not pids:
+            break
+        for pid in pids:
+            with suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGKILL)
+            removed.append(f"container process {pid}")
+        time.sleep(0.5)
     stop_pid(read_pid(stage.state_dir / "acng" / "pid"), str(stage.state_dir / "acng"), timeout=10)
     # SSH connection-sharing masters (Ansible, testinfra, otap ssh) of this stage's hosts.
     for pid in processes_mentioning(f"{stage.state_dir}/"):

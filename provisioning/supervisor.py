@@ -23,6 +23,7 @@ from pathlib import Path
 from provisioning import network
 
 REBOOT = 133
+HOST_ENV = "OTAP_LAB_HOST"
 MAX_REBOOTS_PER_MINUTE = 5
 
 
@@ -39,6 +40,8 @@ def nspawn_command(record: dict) -> list[str]:
         "--link-journal=no",
         "--timezone=off",
         "--console=read-only",
+        # Marks the container's init, so `lab down` finds it even when nspawn was killed.
+        f"--setenv={HOST_ENV}={Path(record['root']).parent}",
     ]
 
 

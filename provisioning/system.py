@@ -132,18 +132,24 @@ def stop_pid(pid: int | None, marker: str, timeout: float = 20.0) -> None:
             time.sleep(0.1)
 
 
-def processes_rooted_under(path: Path) -> list[int]:
-    """PIDs whose root directory lies under path: what is left of containers from there."""
+def container_processes(path: Path, env: str = "OTAP_LAB_HOST") -> list[int]:
+    """PIDs of containers made from under path: their init carries env=<host dir under path>.
+
+    /proc/PID/root cannot tell (a container's root reads as "/"), so the lab marks each
+    container's init with an environment variable; killing that init ends the container's
+    whole PID namespace.
+    """
     out = []
-    prefix = str(path.resolve())
+    prefix = f"{env}={path.resolve()}/".encode()
+    exact = f"{env}={path.resolve()}".encode()
     for entry in Path("/proc").iterdir():
         if not entry.name.isdigit():
             continue
         try:
-            root = os.readlink(entry / "root")
+            environ = (entry / "environ").read_bytes()
         except OSError:
             continue
-        if root == prefix or root.startswith(prefix + "/"):
+        if any(v == exact or v.startswith(prefix) for v in environ.split(b"\0")):
             out.append(int(entry.name))
     return out
 

@@ -19,7 +19,7 @@ from provisioning import lab as labmod
 from provisioning import network
 from provisioning.converge import parse_recap
 from provisioning.paths import REPO
-from provisioning.system import mounts_under, processes_rooted_under
+from provisioning.system import container_processes, mounts_under
 from tests.lab.conftest import STAGE, otap, ssh
 
 pytestmark = [pytest.mark.lab, pytest.mark.slow]
@@ -111,14 +111,21 @@ def test_a_rebooted_host_comes_back_with_a_fresh_network(lab, stage):
 
 def test_up_recovers_from_processes_killed_from_outside(lab, stage):
     hosts = stage.state_dir / "hosts"
+    containers_before = set(container_processes(stage.state_dir))
+    assert len(containers_before) == len(stage.hosts)
     for name in ("db1", "mon1"):
         for pidfile in ("supervisor.pid", "nspawn.pid"):
             os.kill(int((hosts / name / pidfile).read_text()), signal.SIGKILL)
     time.sleep(0.5)
+    # The containers of db1 and mon1 run on without their nspawn: orphans up must find.
+    assert set(container_processes(stage.state_dir)) == containers_before
     assert status()["state"] == "degraded"
     out = otap("lab", "up", STAGE)
     assert "leftovers of an earlier lab" in out.stdout
     assert status()["state"] == "up"
+    containers_after = set(container_processes(stage.state_dir))
+    assert len(containers_after) == len(stage.hosts)
+    assert not containers_after & containers_before
 
 
 def test_down_leaves_nothing_behind(lab, stage):
@@ -128,7 +135,7 @@ def test_down_leaves_nothing_behind(lab, stage):
     assert [ns for ns in network.netns_list() if ns.startswith(network.prefix(n))] == []
     assert [x["ifname"] for x in network.links() if x["ifname"].startswith(network.prefix(n))] == []
     assert mounts_under(Path(str(stage.state_dir))) == []
-    assert processes_rooted_under(stage.state_dir.parent) == []
+    assert container_processes(stage.state_dir) == []
     leftovers = subprocess.run(
         ["pgrep", "-f", str(stage.state_dir)],
         capture_output=True,
