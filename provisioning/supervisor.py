@@ -70,7 +70,13 @@ def main(argv: list[str] | None = None) -> int:
     reboots: list[float] = []
     code = 0
     while not stopping:
-        network.setup_host(record)
+        try:
+            network.setup_host(record)
+        except Exception as exc:  # one line in the log, then the host counts as dead
+            log(host_dir, f"could not set up the network namespace: {exc}")
+            (host_dir / "exit-code").write_text("network\n")
+            code = 1
+            break
         with open(host_dir / "console.log", "ab") as console:
             child = subprocess.Popen(
                 nspawn_command(record),

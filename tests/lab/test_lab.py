@@ -10,6 +10,7 @@ import os
 import re
 import signal
 import subprocess
+import sys
 import time
 from pathlib import Path
 
@@ -70,7 +71,12 @@ def test_converge_twice_changed_zero_the_second_time(lab, stage):
     assert "failed=0, unreachable=0" in first.stdout
     # The second run is plain ansible-playbook: the playbook works on its own.
     second = subprocess.run(
-        ["ansible-playbook", "-i", f"inventories/{STAGE}", "site.yml"],
+        [
+            str(Path(sys.executable).parent / "ansible-playbook"),
+            "-i",
+            f"inventories/{STAGE}",
+            "site.yml",
+        ],
         cwd=REPO,
         capture_output=True,
         text=True,
