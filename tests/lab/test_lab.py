@@ -59,11 +59,38 @@ def test_bootstrap_twice_changes_nothing_the_second_time(lab, stage):
 
 
 def test_admin_reaches_every_host_through_the_bastion(lab, stage):
+    bastion = stage.bastion
     for host in stage.hosts:
-        out = ssh(stage, host, "id -un; hostname; ip route").stdout.split("\n", 2)
-        assert out[0] == "labadmin"
-        assert out[1] == host
-        assert "default" not in out[2], "a lab host must have no route out"
+        out = ssh(stage, host, "id -un; hostname; echo $SSH_CONNECTION; ip route")
+        user, name, connection, routes = out.stdout.split("\n", 3)
+        assert user == "labadmin"
+        assert name == host
+        client = connection.split()[0]
+        expected = stage.controller_address if host == bastion.name else bastion.address
+        assert client == expected, f"{host} was reached from {client}, not via the bastion"
+        assert "default" not in routes, "a lab host must have no route out"
+
+
+def test_ansible_logs_in_as_the_admin_through_the_bastion(lab, stage):
+    proc = subprocess.run(
+        [
+            str(Path(sys.executable).parent / "ansible"),
+            "-i",
+            f"inventories/{STAGE}",
+            "web",
+            "-m",
+            "ansible.builtin.command",
+            "-a",
+            "printenv SSH_CONNECTION USER",
+        ],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert f"{stage.bastion.address} " in proc.stdout
+    assert "labadmin" in proc.stdout
 
 
 def test_converge_twice_changed_zero_the_second_time(lab, stage):
