@@ -307,7 +307,9 @@ def start_host(stage: Stage, record: dict) -> None:
     (hdir / "supervisor.pid").write_text(f"{proc.pid}\n")
 
 
-def wait_for_ssh(stage: Stage, hosts: list[str], timeout: float = BOOT_TIMEOUT) -> None:
+def wait_for_ssh(stage: Stage, hosts: list[str], timeout: float | None = None) -> None:
+    if timeout is None:
+        timeout = float(os.environ.get("OTAP_BOOT_TIMEOUT", BOOT_TIMEOUT))
     deadline = time.monotonic() + timeout
     waiting = set(hosts)
     while waiting and time.monotonic() < deadline:
