@@ -1,5 +1,6 @@
 """otap's command line: --help everywhere, argument errors, one-sentence failures."""
 
+import json
 import subprocess
 import sys
 
@@ -109,3 +110,22 @@ def test_unknown_host_or_group_for_verify(capsys, monkeypatch, tmp_path):
     monkeypatch.setattr("provisioning.lab.require_up", lambda stage: None)
     assert cli.main(["verify", "development", "--limit", "web9", "--", "-x"]) == 1
     assert "has no host or group web9" in one_sentence(capsys.readouterr().err)
+
+
+def test_status_of_a_stage_that_is_down(capsys, monkeypatch, tmp_path):
+    monkeypatch.setenv("OTAP_STATE_ROOT", str(tmp_path))
+    assert cli.main(["lab", "status", "development", "--json"]) == 0
+    info = json.loads(capsys.readouterr().out)
+    assert info["state"] == "down"
+    assert info["network"] == "10.213.10.0/24"
+    assert {h["name"]: (h["state"], h["groups"]) for h in info["hosts"]} == {
+        "backup1": ("absent", ["backup"]),
+        "bastion1": ("absent", ["bastion"]),
+        "db1": ("absent", ["db"]),
+        "mon1": ("absent", ["monitoring"]),
+        "web1": ("absent", ["web"]),
+    }
+    assert cli.main(["lab", "status"]) == 0
+    table = capsys.readouterr().out
+    assert "stage development: down" in table
+    assert "web1       web          10.213.10.11    absent" in table
