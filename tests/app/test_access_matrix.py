@@ -20,7 +20,7 @@ from django.urls import reverse
 from tests.app.urlpatterns import all_patterns
 from tests.fixtures.world import ACTORS
 
-pytestmark = [pytest.mark.app, pytest.mark.control("APP-01")]
+pytestmark = [pytest.mark.app, pytest.mark.control("APP-01"), pytest.mark.control("APP-02")]
 
 
 def _client_a(w):

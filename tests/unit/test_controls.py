@@ -16,22 +16,42 @@ IDS = [c["id"] for c in CATALOGUE]
 FIELDS = {"id", "title", "policy", "references", "implemented_by", "verified_by"}
 
 
+TEST_ROOTS = ["tests", "app", "backup"]
+
+
+def _control_ids(node) -> list[str]:
+    """Control ids named by pytest.mark.control("X") calls anywhere inside `node`."""
+    return [
+        call.args[0].value
+        for call in ast.walk(node)
+        if isinstance(call, ast.Call)
+        and getattr(call.func, "attr", "") == "control"
+        and call.args
+        and isinstance(call.args[0], ast.Constant)
+    ]
+
+
+def _test_modules():
+    for root in TEST_ROOTS:
+        yield from sorted((REPO / root).rglob("test_*.py"))
+
+
 def marked_tests() -> dict[str, set[str]]:
-    """{control id: {"tests/infra/x.py::test_y", ...}} from @pytest.mark.control decorators."""
+    """{control id: {"path::test_name" or "path" for a module-wide mark}} from the tests."""
     out: dict[str, set[str]] = {}
-    for path in sorted((REPO / "tests" / "infra").glob("test_*.py")):
+    for path in _test_modules():
         tree = ast.parse(path.read_text())
+        module = str(path.relative_to(REPO))
         for node in tree.body:
-            if not isinstance(node, ast.FunctionDef):
-                continue
-            for deco in node.decorator_list:
-                if (
-                    isinstance(deco, ast.Call)
-                    and getattr(deco.func, "attr", "") == "control"
-                    and deco.args
-                ):
-                    ref = f"{path.relative_to(REPO)}::{node.name}"
-                    out.setdefault(deco.args[0].value, set()).add(ref)
+            if isinstance(node, ast.Assign) and any(
+                getattr(t, "id", "") == "pytestmark" for t in node.targets
+            ):
+                for cid in _control_ids(node.value):
+                    out.setdefault(cid, set()).add(module)
+            elif isinstance(node, ast.FunctionDef):
+                for deco in node.decorator_list:
+                    for cid in _control_ids(deco):
+                        out.setdefault(cid, set()).add(f"{module}::{node.name}")
     return out
 
 
@@ -46,10 +66,37 @@ def test_every_marked_test_cites_a_known_control():
     assert set(marked_tests()) <= set(IDS)
 
 
-def test_verified_by_lists_exactly_the_marked_tests():
+def _functions(module: str) -> set[str]:
+    tree = ast.parse((REPO / module).read_text())
+    return {n.name for n in tree.body if isinstance(n, ast.FunctionDef)}
+
+
+def test_verified_by_names_tests_that_carry_the_control():
+    """Each entry is a module marked for the control, or a test marked itself or by its module."""
     marked = marked_tests()
     for control in CATALOGUE:
-        assert set(control["verified_by"]) == marked.get(control["id"], set()), control["id"]
+        cid, mine = control["id"], marked.get(control["id"], set())
+        for entry in control["verified_by"]:
+            module, _, name = entry.partition("::")
+            assert (REPO / module).is_file(), f"{cid}: {module} does not exist"
+            if name:
+                assert name in _functions(module), f"{cid}: {entry} does not exist"
+                assert entry in mine or module in mine, f"{cid}: {entry} has no control mark"
+            else:
+                assert module in mine, f"{cid}: {module} has no module-wide control mark"
+
+
+def test_every_marked_test_is_listed_in_the_catalogue():
+    for cid, tests in marked_tests().items():
+        listed = set(next(c for c in CATALOGUE if c["id"] == cid)["verified_by"])
+        for test in tests:
+            module = test.partition("::")[0]
+            covered = (
+                test in listed
+                or module in listed
+                or any(entry.startswith(test + "::") for entry in listed)
+            )
+            assert covered, f"{test} verifies {cid} but is not in its verified_by"
 
 
 def test_every_test_in_tests_infra_carries_a_control():

@@ -14,7 +14,7 @@ RECAP = """
 PLAY RECAP *********************************************************************
 bastion1                   : ok=16   changed=11   unreachable=0    failed=0    skipped=0    rescued=0    ignored=0
 web1                       : ok=13   changed=0    unreachable=1    failed=2    skipped=1    rescued=0    ignored=0
-"""  # noqa: E501
+"""
 
 PYINFRA = """
 --> Results:

@@ -132,6 +132,7 @@ def test_a_deactivated_account_is_noted_without_mail_and_erased(
     assert _run(NOW + 30 * DAY).erased == [quiet.client_b.pk]
 
 
+@pytest.mark.control("PRIV-06")
 def test_old_access_log_entries_are_purged(quiet, settings):
     record_access(quiet.coach_a, quiet.client_a, AccessKind.DIALOGUE, now=NOW - 800 * DAY)
     record_access(quiet.coach_a, quiet.client_a, AccessKind.DIALOGUE, now=NOW - DAY)
