@@ -1,0 +1,58 @@
+"""Account mail (invitations, password reset): fixed texts and a link, never a name.
+
+Like the notifications (coaching.notifications), these mails carry no names, no organisation
+and no content; only the link the person needs, and never a password.
+"""
+
+import logging
+
+from django.conf import settings
+from django.core.mail import send_mail
+from django.template.loader import render_to_string
+from django.utils import translation
+from django.utils.translation import gettext_lazy as _
+
+log = logging.getLogger(__name__)
+
+KINDS = {
+    "invitation": (
+        _("Your invitation to safecoach"),
+        _("You have been invited to safecoach. Choose your password with this link:"),
+        _("The link works once and expires in %(days)d days. We never send passwords by e-mail."),
+    ),
+    "password_reset": (
+        _("Choose a new password for safecoach"),
+        _(
+            "Someone asked to choose a new password for your safecoach account. If it was you, use this link:"
+        ),
+        _(
+            "The link works once and expires in %(hours)d hours. If you did not ask for this, "
+            "ignore this e-mail: your password stays as it is."
+        ),
+    ),
+}
+
+
+def render_account_mail(language, kind, url):
+    subject, lead, note = KINDS[kind]
+    values = {
+        "days": settings.SAFECOACH_INVITATION_DAYS,
+        "hours": max(1, settings.PASSWORD_RESET_TIMEOUT // 3600),
+    }
+    with translation.override(language):
+        subject = str(subject)
+        body = render_to_string(
+            "accounts/email/account.txt", {"lead": lead, "url": url, "note": str(note) % values}
+        )
+    return subject, body
+
+
+def send_account_mail(user, kind, url):
+    """Send now; True when handed to the relay. A failure is logged without the link."""
+    subject, body = render_account_mail(user.language, kind, url)
+    try:
+        send_mail(subject, body, None, [user.email])
+    except Exception:  # the relay is down: say so in the log, never with the link
+        log.exception("could not send a %s mail to user %s", kind, user.pk)
+        return False
+    return True
