@@ -71,7 +71,8 @@ class SignInPolicyMiddleware:
             logout(request)
             messages.info(request, _("You were signed out because you were inactive for a while."))
             return redirect_to_login(request.get_full_path())
-        if seen is None or now - seen > self.SEEN_RESOLUTION:
+        stale = seen is None or now - seen > self.SEEN_RESOLUTION
+        if stale or "two_factor_setup_required" not in session:
             session["seen_at"] = now
             session["two_factor_setup_required"] = setup_required(user)
         if session.get("two_factor_setup_required"):

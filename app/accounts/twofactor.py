@@ -10,6 +10,7 @@ from datetime import timedelta
 
 import phonenumbers
 from django.conf import settings
+from django.contrib.auth import get_user_model
 from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.db.models import Q
@@ -45,7 +46,9 @@ def setup_required(user) -> bool:
     """True when the user's organisation requires two-step verification and it is not on."""
     if not user.is_authenticated or not user.organisation_id:
         return False
-    required = type(user).objects.filter(pk=user.pk, organisation__require_two_factor=True).exists()
+    required = (
+        get_user_model().objects.filter(pk=user.pk, organisation__require_two_factor=True).exists()
+    )
     return required and two_factor_of(user) is None
 
 
