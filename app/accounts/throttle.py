@@ -4,7 +4,7 @@ Own code, small on purpose: each scope counts failures under a keyed hash of wha
 e-mail address, a network address, a user id), so the table holds no readable personal data. A
 scope allows `limit` failures within `window` seconds; one more locks it for `lockout` seconds.
 Rows are deleted once they are older than SAFECOACH_THROTTLE_RETENTION_HOURS and not locked, by
-every write and by `manage.py purge_throttles`.
+every write and by `manage.py purge_signin_records`.
 
 The sign-in scopes count the e-mail address typed, not the account: an unknown address is
 throttled exactly like a known one, so a lockout reveals nothing either.

@@ -101,7 +101,8 @@ GET_TABLE = {
     "coaching:note_delete": (_note, "L 4 O 4 4 4 4 4"),
     # The platform staff's admin: only staff get in; everyone else is sent to its sign-in.
     "admin:index": (_none, "A A A A A A A O"),
-    "admin:login": (_none, "O O O O O O O R"),
+    # The admin's own sign-in form is not used: staff sign in like everyone (throttled, two-step).
+    "admin:login": (_none, "L O O O O O O R"),
     "admin:logout": (_none, "R R R R R R R M"),
     "admin:password_change": (_none, "A A A A A A A O"),
     "admin:password_change_done": (_none, "A A A A A A A O"),

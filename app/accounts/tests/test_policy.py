@@ -1,5 +1,6 @@
 """Organisation requirement, password re-confirmation, idle sessions and cookie settings."""
 
+import io
 import time
 
 import pytest
@@ -122,3 +123,31 @@ def test_session_cookies_are_strict_in_production_settings():
     assert real_settings.SESSION_COOKIE_SAMESITE in {"Lax", "Strict"}
     assert real_settings.CSRF_COOKIE_HTTPONLY
     assert real_settings.SAFECOACH_SESSION_IDLE_SECONDS <= 3600
+
+
+@pytest.mark.control("APP-THROTTLE")
+def test_the_purge_command_deletes_only_what_is_past_retention(world):
+    from datetime import timedelta
+
+    from django.core.management import call_command
+    from django.utils import timezone
+
+    from accounts import throttle
+    from accounts.models import Invitation, OneTimeCode, Throttle
+
+    old = timezone.now() - timedelta(days=2)
+    throttle.record_failure("login-account", "old@a.test")
+    throttle.record_failure("login-account", "new@a.test")
+    Throttle.objects.filter(pk=Throttle.objects.order_by("pk").first().pk).update(updated_at=old)
+    locked = Throttle.objects.create(
+        key="k", scope="code", updated_at=old, locked_until=timezone.now() + timedelta(minutes=5)
+    )
+    OneTimeCode.objects.create(
+        user=world.coach_a, purpose="signin", phone="+31612345678", code_hash="x", expires_at=old
+    )
+    Invitation.objects.create(user=world.coach_b, token_hash="y", expires_at=old)
+    out = io.StringIO()
+    call_command("purge_signin_records", stdout=out)
+    assert "deleted 1 throttle rows, 1 codes, 1 invitations" in out.getvalue()
+    assert Throttle.objects.count() == 2 and Throttle.objects.filter(pk=locked.pk).exists()
+    assert not OneTimeCode.objects.exists() and not Invitation.objects.exists()

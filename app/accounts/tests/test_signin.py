@@ -139,3 +139,15 @@ def test_the_client_address_header_is_used_only_when_configured(rf, settings):
     assert client_address(request) == "127.0.0.1"
     settings.SAFECOACH_CLIENT_IP_HEADER = "HTTP_X_REAL_IP"
     assert client_address(request) == "203.0.113.9"
+
+
+@pytest.mark.control("APP-2FA")
+def test_the_admin_sign_in_form_cannot_bypass_throttling_or_two_step(world, client):
+    response = client.post(
+        reverse("admin:login") + "?next=/admin/",
+        {"username": world.staff.email, "password": PASSWORD},
+    )
+    assert response.status_code == 302
+    assert response["Location"].startswith(reverse("accounts:login"))
+    assert "next=/admin/" in response["Location"]
+    assert "_auth_user_id" not in client.session
