@@ -9,6 +9,7 @@ from functools import wraps
 from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
+from django.core.exceptions import ValidationError
 from django.core.paginator import Paginator
 from django.db.models import Count, OuterRef, Subquery
 from django.db.models.functions import Coalesce
@@ -100,7 +101,13 @@ def dialogue(request, client_id):
     form = MessageForm(request.POST or None)
     if request.method == "POST":
         if coach is None:
-            form.add_error(None, _("You have no coach yet, so there is nobody to send this to."))
+            form.add_error(
+                None,
+                ValidationError(
+                    _("You have no coach yet, so there is nobody to send this to."),
+                    code="no_coach",
+                ),
+            )
         elif form.is_valid():
             Message.objects.create(
                 coach=coach, client=client, sender=user, body=form.cleaned_data["body"]

@@ -20,7 +20,7 @@ from django.urls import reverse
 from tests.app.urlpatterns import all_patterns
 from tests.fixtures.world import ACTORS
 
-pytestmark = pytest.mark.app
+pytestmark = [pytest.mark.app, pytest.mark.control("APP-01")]
 
 
 def _client_a(w):
@@ -113,7 +113,32 @@ GET_TABLE = {
         "A A A A A A A 4",
     ),
     "admin/(?P<url>.*)$": (lambda w: {"url": "no-such-page/"}, "A A A A A A A 4"),
+    "admin:app_list": (lambda w: {"app_label": "coaching"}, "A A A A A A A O"),
+    "admin:auth_user_password_change": (lambda w: {"id": w.client_a.pk}, "A A A A A A A O"),
 }
+
+# Models in the staff admin, with the world object their change pages open. Coaching models are
+# view-only (metadata, never content): their add page is refused even for a superuser.
+ADMIN_MODELS = {
+    "accounts_user": ("client_a", "O"),
+    "organisations_organisation": ("org_a", "O"),
+    "coaching_message": ("message", "3"),
+    "coaching_assignment": ("assignment", "3"),
+    "coaching_answer": ("answer", "3"),
+    "coaching_comment": ("comment", "3"),
+    "coaching_note": ("note", "3"),
+}
+for _model, (_attr, _add) in ADMIN_MODELS.items():
+    GET_TABLE[f"admin:{_model}_changelist"] = (_none, "A A A A A A A O")
+    GET_TABLE[f"admin:{_model}_add"] = (_none, f"A A A A A A A {_add}")
+    for _view in ("change", "history", "delete"):
+        GET_TABLE[f"admin:{_model}_{_view}"] = (_admin_object(_attr), "A A A A A A A O")
+    # Django's old-style object URL, which redirects to the change page.
+    _app, _name = _model.split("_", 1)
+    GET_TABLE[f"admin/{_app}/{_name}/<path:object_id>/"] = (
+        _admin_object(_attr),
+        "A A A A A A A R",
+    )
 
 # POST outcomes; the data is what the actor allowed to act would send.
 POST_TABLE = {
@@ -179,6 +204,8 @@ def _expected(row):
 def _url(key, kwargs):
     if "(?P<url>" in key:
         return "/admin/" + kwargs["url"]
+    if key.startswith("admin/"):  # an unnamed pattern, keyed by its route
+        return "/" + key.replace("<path:object_id>", str(kwargs["object_id"]))
     return reverse(key, kwargs=kwargs)
 
 

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-pytestmark = pytest.mark.app
+pytestmark = [pytest.mark.app, pytest.mark.control("APP-06")]
 
 MANAGE = Path(__file__).resolve().parents[2] / "app" / "manage.py"
 

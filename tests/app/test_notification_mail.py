@@ -7,7 +7,7 @@ from django.urls import reverse
 from coaching.notifications import KINDS, render_notification
 from tests.fixtures.world import SECRET
 
-pytestmark = pytest.mark.app
+pytestmark = [pytest.mark.app, pytest.mark.control("APP-03")]
 
 
 def _assert_clean(world, message):

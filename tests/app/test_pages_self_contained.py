@@ -8,7 +8,7 @@ from django.urls import reverse
 from tests.app.test_access_matrix import GET_TABLE, _expected, _url
 from tests.fixtures.world import ACTORS
 
-pytestmark = pytest.mark.app
+pytestmark = [pytest.mark.app, pytest.mark.control("APP-04")]
 
 # Any absolute or protocol-relative URL in an attribute or CSS url(): none may point elsewhere.
 URL_IN_PAGE = re.compile(

@@ -1,12 +1,13 @@
 """Bad input gets a clear form error or a 404: never a 500, never a change to others' data."""
 
 import pytest
+from django.core.exceptions import NON_FIELD_ERRORS
 from django.urls import reverse
 
 from coaching.models import MESSAGE_MAX_LENGTH, Answer, Assignment, Message, Note
 from tests.fixtures.world import SECRET, make_user
 
-pytestmark = pytest.mark.app
+pytestmark = [pytest.mark.app, pytest.mark.control("APP-07")]
 
 
 @pytest.fixture
@@ -107,7 +108,7 @@ def test_a_client_without_a_coach_gets_a_clear_error(world, login):
     url = reverse("coaching:dialogue", args=[loner.pk])
     response = login(loner).post(url, {"body": "anyone?"})
     assert response.status_code == 200
-    assert "no coach" in str(response.context["form"].non_field_errors())
+    assert response.context["form"].has_error(NON_FIELD_ERRORS, "no_coach")
     assert not Message.objects.filter(client=loner).exists()
 
 

@@ -4,7 +4,7 @@ import pytest
 
 from coaching.models import Answer, Assignment, Comment, Message, Note
 
-pytestmark = pytest.mark.app
+pytestmark = [pytest.mark.app, pytest.mark.control("APP-01")]
 
 MODELS = [Message, Assignment, Answer, Comment, Note]
 

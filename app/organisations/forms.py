@@ -1,0 +1,113 @@
+"""Forms of the manager screens.
+
+The organisation is never a form field: it always comes from the signed-in manager. Choices
+(role, coach) are limited server-side, so a tampered POST fails validation instead of changing
+anything.
+"""
+
+from django import forms
+from django.utils.translation import gettext_lazy as _
+
+from accounts.models import Role, User
+
+ASSIGNABLE_ROLES = [(Role.COACH.value, Role.COACH.label), (Role.CLIENT.value, Role.CLIENT.label)]
+
+
+def active_coaches(organisation_id):
+    return User.objects.filter(
+        organisation_id=organisation_id, role=Role.COACH, is_active=True
+    ).order_by("full_name", "email")
+
+
+class CoachChoiceField(forms.ModelChoiceField):
+    def label_from_instance(self, obj):
+        return obj.full_name or obj.email
+
+
+class PersonFormMixin:
+    """Name and e-mail, with a case-insensitive uniqueness check on the address."""
+
+    def clean_full_name(self):
+        name = self.cleaned_data["full_name"].strip()
+        if not name:
+            raise forms.ValidationError(_("Enter a name."))
+        return name
+
+    def clean_email(self):
+        email = User.objects.normalize_email(self.cleaned_data["email"]).strip().lower()
+        others = User.objects.filter(email__iexact=email)
+        if self.instance.pk:
+            others = others.exclude(pk=self.instance.pk)
+        if others.exists():
+            raise forms.ValidationError(
+                _("An account with this e-mail address already exists. Use another address.")
+            )
+        return email
+
+
+class PersonCreateForm(PersonFormMixin, forms.ModelForm):
+    role = forms.ChoiceField(label=_("Role"), choices=ASSIGNABLE_ROLES)
+    coach = CoachChoiceField(
+        label=_("Coach"),
+        queryset=User.objects.none(),
+        required=False,
+        empty_label=_("No coach yet"),
+        help_text=_("Only for a client: one of the active coaches of your organisation."),
+    )
+
+    class Meta:
+        model = User
+        fields = ["full_name", "email", "role", "coach"]
+        widgets = {
+            "full_name": forms.TextInput(attrs={"autocomplete": "off"}),
+            "email": forms.EmailInput(attrs={"autocomplete": "off"}),
+        }
+
+    def __init__(self, *args, organisation, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.organisation = organisation
+        self.fields["coach"].queryset = active_coaches(organisation.pk)
+
+    def clean(self):
+        cleaned = super().clean()
+        if cleaned.get("role") != Role.CLIENT and cleaned.get("coach") is not None:
+            self.add_error("coach", _("Only a client can have a coach."))
+        return cleaned
+
+    def _post_clean(self):
+        # The organisation is set before model validation so its constraints hold.
+        self.instance.organisation = self.organisation
+        super()._post_clean()
+
+    def save(self, commit=True):
+        person = super().save(commit=False)
+        person.organisation = self.organisation
+        person.set_unusable_password()  # invitations come with a later issue
+        if commit:
+            person.save()
+        return person
+
+
+class PersonEditForm(PersonFormMixin, forms.ModelForm):
+    class Meta:
+        model = User
+        fields = ["full_name", "email"]
+
+
+class ClientCoachForm(forms.Form):
+    coach = CoachChoiceField(
+        label=_("Coach"),
+        queryset=User.objects.none(),
+        required=False,
+        empty_label=_("No coach"),
+    )
+
+    def __init__(self, *args, client, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.client = client
+        self.fields["coach"].queryset = active_coaches(client.organisation_id)
+        if client.coach_id and not client.coach.is_active:
+            self.fields["coach"].help_text = _(
+                "The current coach is deactivated; choose an active coach."
+            )
+        self.initial.setdefault("coach", client.coach_id)
