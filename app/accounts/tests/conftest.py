@@ -24,6 +24,23 @@ class SMSFile:
         return re.search(r"\b(\d{6})\b", sent[-1]["text"]).group(1)
 
 
+@pytest.fixture
+def world(world):
+    """The shared world, everyone reading English: these tests check the English msgids, so
+    they hold whatever the Dutch catalogue says (tests/app checks the Dutch pages)."""
+    from accounts.models import User
+
+    User.objects.update(language="en")
+    for name in ("manager", "coach_a", "coach_b", "client_a", "client_b", "other_manager", "staff"):
+        getattr(world, name).language = "en"
+    return world
+
+
+@pytest.fixture(autouse=True)
+def english(settings):
+    settings.LANGUAGE_CODE = "en"
+
+
 @pytest.fixture(autouse=True)
 def sms(settings, tmp_path):
     settings.SAFECOACH_SMS_BACKEND = "file"
