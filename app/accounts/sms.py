@@ -122,3 +122,6 @@ def send_sms(to: str, text: str, user_id=None) -> None:
     except SMSError as error:
         log.warning("SMS for user %s not sent: %s", user_id, error)
         raise
+    except ImproperlyConfigured as error:
+        log.error("SMS for user %s not sent: %s", user_id, error)
+        raise SMSError(str(error)) from None

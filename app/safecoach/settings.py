@@ -181,7 +181,8 @@ SAFECOACH_CLIENT_IP_HEADER = env_str("SAFECOACH_CLIENT_IP_HEADER", "")
 SAFECOACH_CODE_SECONDS = 5 * 60
 SAFECOACH_CODE_RESEND_SECONDS = 30
 # SMS gateway: file, console, http, or a dotted path to a class (accounts/sms.py).
-SAFECOACH_SMS_BACKEND = env_str("SAFECOACH_SMS_BACKEND", "console")
+# Without debug the default is the real gateway, so codes never land in a server's log.
+SAFECOACH_SMS_BACKEND = env_str("SAFECOACH_SMS_BACKEND", "console" if DEBUG else "http")
 SAFECOACH_SMS_FILE = env_str("SAFECOACH_SMS_FILE", str(BASE_DIR / "var" / "sms.jsonl"))
 SAFECOACH_SMS_URL = env_str("SAFECOACH_SMS_URL", "")
 SAFECOACH_SMS_TOKEN = env_str("SAFECOACH_SMS_TOKEN", "")

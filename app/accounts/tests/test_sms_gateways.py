@@ -127,3 +127,16 @@ def test_a_failing_provider_is_one_sentence_for_the_person_and_a_log_without_the
     assert "We could not send the code; please try again." in response.content.decode()
     assert "not sent" in caplog.text and code not in caplog.text
     assert not OneTimeCode.objects.exists()
+
+
+def test_an_unconfigured_provider_is_a_clear_log_line_and_a_clear_sentence(
+    world, login, settings, caplog
+):
+    settings.SAFECOACH_SMS_BACKEND = "http"
+    settings.SAFECOACH_SMS_URL = ""
+    with caplog.at_level(logging.ERROR):
+        response = login(world.coach_a).post(
+            reverse("accounts:two_factor_sms"), {"phone": "+31612345678"}
+        )
+    assert "We could not send the code; please try again." in response.content.decode()
+    assert "SAFECOACH_SMS_URL is not set" in caplog.text
