@@ -300,3 +300,34 @@ def test_a_colleague_cannot_see_or_change_someone_else_s_two_step(world, login, 
     assert "is off" in page
     http.post(reverse("accounts:two_factor_disable"))
     assert TwoFactor.objects.get(user=world.coach_a).is_on
+
+
+@pytest.mark.parametrize("code", ["12345", "1234567", "abc", "12-34"])
+def test_sign_in_codes_of_the_wrong_shape_are_refused_without_counting(
+    world, client, sms, enrolled, code
+):
+    _password_step(client, world)
+    response = _code_step(client, code)
+    assert "Enter the 6-digit code, or a backup code like abcd-efgh." in form_errors(response)
+    assert not Throttle.objects.filter(scope="code").exists()
+    assert "_auth_user_id" not in client.session
+
+
+def test_only_the_newest_code_counts(world, client, sms, enrolled):
+    _password_step(client, world)
+    first = sms.last_code()
+    OneTimeCode.objects.update(created_at=timezone.now() - timedelta(seconds=31))
+    client.post(reverse("accounts:signin_resend"))
+    second = sms.last_code()
+    if first != second:
+        assert "That code is not right" in form_errors(_code_step(client, first))
+    assert _code_step(client, second).status_code == 302
+
+
+def test_a_deactivated_account_cannot_finish_the_second_step(world, client, sms, enrolled):
+    _password_step(client, world)
+    world.coach_a.is_active = False
+    world.coach_a.save()
+    response = _code_step(client, sms.last_code())
+    assert response["Location"] == reverse("accounts:login")
+    assert "_auth_user_id" not in client.session
