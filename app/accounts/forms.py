@@ -204,7 +204,7 @@ class SafePasswordResetForm(PasswordResetForm):
                 "accounts:password_reset_confirm", kwargs={"uidb64": uid, "token": token}
             )
             if users:
-                send_account_mail(user, "password_reset", url)
+                send_account_mail(user, "password_reset", url, background=True)
             else:
                 render_account_mail(user.language, "password_reset", url)
 

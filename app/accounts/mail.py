@@ -5,6 +5,7 @@ and no content; only the link the person needs, and never a password.
 """
 
 import logging
+import threading
 
 from django.conf import settings
 from django.core.mail import send_mail
@@ -47,12 +48,23 @@ def render_account_mail(language, kind, url):
     return subject, body
 
 
-def send_account_mail(user, kind, url):
-    """Send now; True when handed to the relay. A failure is logged without the link."""
+def send_account_mail(user, kind, url, background=False):
+    """Render now and send; a relay failure is logged without the link.
+
+    With `background` (and SAFECOACH_ACCOUNT_MAIL_IN_BACKGROUND on) the hand-off to the relay
+    happens on a separate thread, so the answer to the request does not wait for it: a reset
+    request for a known address then takes as long as one for an unknown address.
+    """
     subject, body = render_account_mail(user.language, kind, url)
-    try:
-        send_mail(subject, body, None, [user.email])
-    except Exception:  # the relay is down: say so in the log, never with the link
-        log.exception("could not send a %s mail to user %s", kind, user.pk)
-        return False
-    return True
+    recipient, user_id = user.email, user.pk
+
+    def deliver():
+        try:
+            send_mail(subject, body, None, [recipient])
+        except Exception:  # the relay is down: say so in the log, never with the link
+            log.exception("could not send a %s mail to user %s", kind, user_id)
+
+    if background and settings.SAFECOACH_ACCOUNT_MAIL_IN_BACKGROUND:
+        threading.Thread(target=deliver, name=f"mail-{kind}", daemon=True).start()
+    else:
+        deliver()

@@ -155,6 +155,9 @@ SAFECOACH_SESSION_IDLE_SECONDS = env_int("SAFECOACH_SESSION_IDLE_SECONDS", 30 * 
 SAFECOACH_REAUTH_SECONDS = env_int("SAFECOACH_REAUTH_SECONDS", 5 * 60)
 # Password reset links work once and expire after this many seconds.
 PASSWORD_RESET_TIMEOUT = env_int("SAFECOACH_PASSWORD_RESET_SECONDS", 2 * 3600)
+# Reset mails are handed to the relay on a background thread, so that the answer takes as long
+# for a known address as for an unknown one (docs/signin.md).
+SAFECOACH_ACCOUNT_MAIL_IN_BACKGROUND = env_bool("SAFECOACH_ACCOUNT_MAIL_IN_BACKGROUND", True)
 # Invitation links work once and expire after this many days.
 SAFECOACH_INVITATION_DAYS = env_int("SAFECOACH_INVITATION_DAYS", 7)
 # Throttles: scope -> (failures allowed, within seconds, then locked for seconds).

@@ -14,6 +14,8 @@ from safecoach.settings import *  # noqa: F403
 
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
+# Account mail is sent in the request, so tests find it in mail.outbox at once.
+SAFECOACH_ACCOUNT_MAIL_IN_BACKGROUND = False
 # SMS codes go to a file that tests read (accounts/tests set a file per test).
 SAFECOACH_SMS_BACKEND = "file"
 SAFECOACH_SMS_FILE = os.path.join(tempfile.gettempdir(), f"safecoach-test-sms-{os.getpid()}.jsonl")

@@ -147,3 +147,26 @@ def test_a_network_asking_too_often_is_told_when_to_try_again(world, client, set
     response = _ask(client, "c@a.test", REMOTE_ADDR="203.0.113.5")
     assert response.status_code == 200
     assert "Too many requests from your network. Try again after" in response.content.decode()
+
+
+def test_in_production_the_reset_mail_leaves_on_a_background_thread(world, client, settings):
+    """The answer does not wait for the relay: known and unknown addresses take as long."""
+    settings.SAFECOACH_ACCOUNT_MAIL_IN_BACKGROUND = True
+    started = []
+    with mock.patch("accounts.mail.threading.Thread") as thread:
+        thread.return_value.start.side_effect = lambda: started.append(True)
+        _ask(client, world.client_a.email)
+        _ask(client, "nobody@a.test")
+    assert started == [True]  # only the real account's mail, and not sent in the request
+    assert mail.outbox == []
+    thread.call_args.kwargs["target"]()  # what the thread runs: the mail, no name in it
+    assert [m.to for m in mail.outbox] == [[world.client_a.email]]
+
+
+def test_a_relay_failure_is_logged_without_the_link(world, client, settings, caplog):
+    settings.EMAIL_BACKEND = "django.core.mail.backends.smtp.EmailBackend"
+    settings.EMAIL_HOST, settings.EMAIL_PORT = "127.0.0.1", 9
+    response = _ask(client, world.client_a.email)
+    assert response.status_code == 302  # the same answer
+    assert "could not send a password_reset mail" in caplog.text
+    assert "/account/password/reset/" not in caplog.text.split("Traceback")[0]
