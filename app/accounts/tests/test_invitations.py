@@ -178,3 +178,26 @@ def test_resending_to_someone_with_a_password_is_refused_clearly(world, login):
     said = [str(m) for m in get_messages(response.wsgi_request)]
     assert said == ["This person has already chosen a password or has been deactivated."]
     assert mail.outbox == [] and not Invitation.objects.exists()
+
+
+def test_every_unusable_link_gives_the_identical_page(
+    world, invitee, client, django_capture_on_commit_callbacks
+):
+    """Used, expired, replaced and made-up links cannot be told apart."""
+    from accounts.tests.conftest import without_csrf
+
+    used = _invite(invitee, world, django_capture_on_commit_callbacks)
+    client.get(_accept(client, used)["Location"])  # shows (and clears) the success message
+    other = make_user("other.new@a.test", "Olaf Ander", world.org_a, Role.COACH)
+    other.set_unusable_password()
+    other.save()
+    replaced = _invite(other, world, django_capture_on_commit_callbacks)
+    expired = _invite(other, world, django_capture_on_commit_callbacks)
+    Invitation.objects.filter(user=other).update(expires_at=timezone.now())
+    links = (used, replaced, expired, "http://testserver/account/invitation/made-up/")
+    # The language switcher echoes the page's own address; apart from that, byte for byte equal.
+    pages = {
+        without_csrf(client.get(_path(link)).content.decode()).replace(_path(link), "URL")
+        for link in links
+    }
+    assert len(pages) == 1
