@@ -1,4 +1,4 @@
-"""Account mail (invitations, password reset): fixed texts and a link, never a name.
+"""Account mail (invitations, reset, security notices): fixed texts and a link, never a name.
 
 Like the notifications (coaching.notifications), these mails carry no names, no organisation
 and no content; only the link the person needs, and never a password.
@@ -10,6 +10,7 @@ import threading
 from django.conf import settings
 from django.core.mail import send_mail
 from django.template.loader import render_to_string
+from django.urls import reverse
 from django.utils import translation
 from django.utils.translation import gettext_lazy as _
 
@@ -31,7 +32,30 @@ KINDS = {
             "ignore this e-mail: your password stays as it is."
         ),
     ),
+    # Security notices: something changed on the account; the link is the sign-in page.
+    "password_changed": (
+        _("Your safecoach password has been changed"),
+        _("The password of your safecoach account has just been changed. Sign in here:"),
+        _(
+            "If you did not do this, ask for a new password on the sign-in page at once and "
+            "tell your organisation."
+        ),
+    ),
+    "two_factor_off": (
+        _("Two-step verification is off for your safecoach account"),
+        _(
+            "Two-step verification has just been switched off for your safecoach account. Sign in here:"
+        ),
+        _(
+            "If you did not expect this, change your password and switch two-step verification "
+            "on again, and tell your organisation."
+        ),
+    ),
 }
+
+
+def sign_in_url():
+    return settings.SITE_URL + reverse("accounts:login")
 
 
 def render_account_mail(language, kind, url):

@@ -27,5 +27,6 @@ urlpatterns = [
     path("two-step/app/", views.two_factor_totp, name="two_factor_totp"),
     path("two-step/backup-codes/", views.backup_codes, name="backup_codes"),
     path("two-step/off/", views.two_factor_disable, name="two_factor_disable"),
+    path("people/<int:pk>/two-step/off/", views.two_factor_reset_for, name="two_factor_reset_for"),
     path("organisation/security/", views.organisation_security, name="organisation_security"),
 ]

@@ -1,4 +1,5 @@
 import time
+from urllib.parse import urlencode
 
 import qrcode
 import qrcode.image.svg
@@ -20,7 +21,7 @@ from django.views.decorators.debug import sensitive_post_parameters
 from django.views.decorators.http import require_GET, require_POST
 
 from accounts import codes, twofactor
-from accounts.decorators import mark_confirmed, password_confirmed
+from accounts.decorators import mark_confirmed, password_confirmed, recently_confirmed
 from accounts.forms import (
     CodeForm,
     ConfirmPasswordForm,
@@ -32,6 +33,7 @@ from accounts.forms import (
     SecondStepForm,
 )
 from accounts.invitations import invitable, mark_used, open_invitation, send_invitation
+from accounts.mail import send_account_mail, sign_in_url
 from accounts.models import CodePurpose, Role, TwoFactorMethod, User
 from accounts.twofactor import CodeError
 
@@ -156,8 +158,10 @@ class PasswordChangeView(auth_views.PasswordChangeView):
     }
 
     def form_valid(self, form):
+        response = super().form_valid(form)
         messages.success(self.request, _("Your password has been changed."))
-        return super().form_valid(form)
+        send_account_mail(form.user, "password_changed", sign_in_url(), background=True)
+        return response
 
 
 class PasswordResetView(auth_views.PasswordResetView):
@@ -208,6 +212,11 @@ class PasswordResetConfirmView(auth_views.PasswordResetConfirmView):
     def get_user(self, uidb64):
         user = super().get_user(uidb64)
         return user if user is not None and user.is_active else None
+
+    def form_valid(self, form):
+        response = super().form_valid(form)
+        send_account_mail(form.user, "password_changed", sign_in_url(), background=True)
+        return response
 
 
 @require_GET
@@ -298,6 +307,27 @@ def invitation_resend(request, pk):
             request, _("This person has already chosen a password or has been deactivated.")
         )
     return redirect("organisations:people")
+
+
+@require_POST
+@login_required
+def two_factor_reset_for(request, pk):
+    """A manager switches off two-step for someone who lost their phone and backup codes.
+
+    If the organisation requires two-step, the person sets it up again at the next sign-in.
+    The person is told by e-mail. Needs a recent password confirmation of the manager.
+    """
+    person = get_object_or_404(User.objects.managed_by(request.user), pk=pk)
+    back = reverse("organisations:person_edit", args=[person.pk])
+    if not recently_confirmed(request):
+        return redirect(f"{reverse('accounts:confirm_password')}?{urlencode({'next': back})}")
+    if twofactor.two_factor_of(person) is None:
+        messages.error(request, _("This person has no two-step verification switched on."))
+        return redirect(back)
+    twofactor.disable(person)
+    send_account_mail(person, "two_factor_off", sign_in_url(), background=True)
+    messages.success(request, _("Two-step verification has been switched off for this person."))
+    return redirect(back)
 
 
 # --- two-step verification: overview, SMS, app, backup codes, off ------------------------------
@@ -457,6 +487,7 @@ def two_factor_disable(request):
         return redirect("accounts:two_factor")
     if request.method == "POST":
         twofactor.disable(user)
+        send_account_mail(user, "two_factor_off", sign_in_url(), background=True)
         messages.success(request, _("Two-step verification is off."))
         return redirect("accounts:two_factor")
     return render(

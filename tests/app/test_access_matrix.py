@@ -81,6 +81,7 @@ GET_TABLE = {
     "accounts:backup_codes": (_none, "L R R R R R R R"),
     "accounts:two_factor_disable": (_none, "L R R R R R R R"),
     "accounts:organisation_security": (_none, "L O 4 4 4 4 O 4"),
+    "accounts:two_factor_reset_for": (_person, "M M M M M M M M"),
     "organisations:people": (_none, "L O 4 4 4 4 O 4"),
     "organisations:person_create": (_none, "L O 4 4 4 4 O 4"),
     "organisations:person_edit": (_person, "L O 4 4 4 4 4 4"),
@@ -166,6 +167,8 @@ POST_TABLE = {
     "accounts:backup_codes": ({}, "L R R R R R R R"),
     "accounts:two_factor_disable": ({}, "L R R R R R R R"),
     "accounts:organisation_security": ({"require_two_factor": ""}, "L R 4 4 4 4 R 4"),
+    # client_a has no two-step on: the manager is told so; nothing changes.
+    "accounts:two_factor_reset_for": ({}, "L R 4 4 4 4 4 4"),
     "organisations:people": ({}, "L M 4 4 4 4 M 4"),
     "organisations:person_create": (
         {"full_name": "New Person", "email": "new@a.test", "role": "client"},

@@ -136,3 +136,18 @@ def test_the_staff_admin_applies_the_rule_to_new_and_changed_passwords(
     assert code in _codes(change.context["form"], "password2")
     world.coach_a.refresh_from_db()
     assert world.coach_a.check_password(PASSWORD)
+
+
+def test_a_changed_password_is_notified_without_names(world, login):
+    from django.core import mail
+
+    login(world.coach_a).post(
+        reverse("accounts:password_change"),
+        {"old_password": PASSWORD, "new_password1": GOOD, "new_password2": GOOD},
+    )
+    [notice] = mail.outbox
+    assert notice.to == [world.coach_a.email]
+    assert "password" in notice.subject.lower()
+    for part in world.coach_a.full_name.split():
+        assert part not in notice.subject + notice.body
+    assert GOOD not in notice.body and PASSWORD not in notice.body

@@ -331,3 +331,49 @@ def test_a_deactivated_account_cannot_finish_the_second_step(world, client, sms,
     response = _code_step(client, sms.last_code())
     assert response["Location"] == reverse("accounts:login")
     assert "_auth_user_id" not in client.session
+
+
+# --- a lost phone: the manager switches two-step off for the person ---------------------------
+
+
+def _reset_for(http, person):
+    return http.post(reverse("accounts:two_factor_reset_for", args=[person.pk]))
+
+
+def test_the_manager_switches_off_two_step_for_someone_who_lost_their_phone(world, login, enrolled):
+    from django.core import mail
+
+    response = _reset_for(login(world.manager), world.coach_a)
+    assert response["Location"] == reverse("organisations:person_edit", args=[world.coach_a.pk])
+    assert not TwoFactor.objects.get(user=world.coach_a).is_on
+    assert not BackupCode.objects.filter(user=world.coach_a).exists()
+    [notice] = mail.outbox
+    assert notice.to == [world.coach_a.email]
+    assert "Two-step verification" in notice.subject
+    for name in (world.manager.full_name, world.coach_a.full_name):
+        for part in name.split():
+            assert part not in notice.subject + notice.body
+
+
+@pytest.mark.parametrize("actor", ["coach_b", "client_a", "other_manager", "staff", "coach_a"])
+def test_nobody_else_can_switch_it_off_for_someone(world, login, enrolled, actor):
+    response = _reset_for(login(getattr(world, actor)), world.coach_a)
+    assert response.status_code == 404
+    assert TwoFactor.objects.get(user=world.coach_a).is_on
+
+
+def test_the_manager_must_have_confirmed_the_password_recently(world, login, enrolled):
+    http = login(world.manager)
+    session = http.session
+    session["password_confirmed_at"] = 0
+    session.save()
+    response = _reset_for(http, world.coach_a)
+    assert response["Location"].startswith(reverse("accounts:confirm_password"))
+    assert TwoFactor.objects.get(user=world.coach_a).is_on
+
+
+def test_switching_off_oneself_sends_a_notice(world, login, enrolled):
+    from django.core import mail
+
+    login(world.coach_a).post(reverse("accounts:two_factor_disable"))
+    assert [m.to for m in mail.outbox] == [[world.coach_a.email]]
