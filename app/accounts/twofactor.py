@@ -125,6 +125,14 @@ def send_code(user, purpose: str, phone: str) -> OneTimeCode:
             )
             % {"wait": wait, "left": max(left, 1)}
         )
+    # A cap on texts per person, against SMS pumping through the enrolment form.
+    until = throttle.locked_until("sms", user.pk)
+    if until:
+        raise CodeError(
+            _("You have asked for many codes in a short time. Try again after %(time)s.")
+            % {"time": throttle.local_time(until)}
+        )
+    throttle.record_failure("sms", user.pk)
     code = codes.new_numeric_code()
     minutes = max(1, settings.SAFECOACH_CODE_SECONDS // 60)
     with translation.override(user.language):

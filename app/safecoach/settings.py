@@ -173,6 +173,8 @@ SAFECOACH_THROTTLE = {
         env_int("SAFECOACH_LOGIN_LOCKOUT_SECONDS", 15 * 60),
     ),
     "code": (5, 15 * 60, env_int("SAFECOACH_CODE_COOLDOWN_SECONDS", 5 * 60)),
+    # Texts sent per person (all purposes): the 11th within an hour waits for the hour to end.
+    "sms": (env_int("SAFECOACH_SMS_PER_HOUR", 10), 60 * 60, 60 * 60),
     "reset-account": (3, 60 * 60, 60 * 60),
     "reset-address": (20, 60 * 60, 60 * 60),
 }

@@ -84,7 +84,7 @@ def test_codes_of_the_wrong_shape_are_refused_without_counting(world, login, sms
     http.post(reverse("accounts:two_factor_sms"), {"phone": PHONE})
     response = http.post(reverse("accounts:two_factor_sms_confirm"), {"code": code})
     assert "Enter the 6 digits of the code." in form_errors(response)
-    assert not Throttle.objects.exists()
+    assert not Throttle.objects.filter(scope="code").exists()
     assert not TwoFactor.objects.exists()
 
 
@@ -377,3 +377,16 @@ def test_switching_off_oneself_sends_a_notice(world, login, enrolled):
 
     login(world.coach_a).post(reverse("accounts:two_factor_disable"))
     assert [m.to for m in mail.outbox] == [[world.coach_a.email]]
+
+
+@pytest.mark.control("APP-THROTTLE")
+def test_at_most_ten_texts_an_hour_per_person(world, login, sms):
+    http = login(world.coach_a)
+    for i in range(10):
+        OneTimeCode.objects.update(created_at=timezone.now() - timedelta(seconds=31))
+        response = http.post(reverse("accounts:two_factor_sms"), {"phone": f"+3161234567{i}"})
+        assert response.status_code == 302
+    OneTimeCode.objects.update(created_at=timezone.now() - timedelta(seconds=31))
+    response = http.post(reverse("accounts:two_factor_sms"), {"phone": "+31612345670"})
+    assert "You have asked for many codes in a short time. Try again after" in form_errors(response)
+    assert len(sms.messages()) == 10
