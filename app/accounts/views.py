@@ -9,6 +9,7 @@ from django.contrib.auth import login
 from django.contrib.auth import views as auth_views
 from django.contrib.auth.decorators import login_required
 from django.contrib.auth.forms import SetPasswordForm
+from django.db import transaction
 from django.http import Http404
 from django.shortcuts import get_object_or_404, redirect, render, resolve_url
 from django.urls import reverse, reverse_lazy
@@ -38,6 +39,8 @@ from accounts.models import CodePurpose, Role, TwoFactorMethod, User
 from accounts.twofactor import CodeError
 
 PENDING = "signin_pending"
+INVITATION_SESSION_KEY = "invitation_token"
+INVITATION_HIDDEN_TOKEN = "set-password"  # noqa: S105  (a placeholder, not a secret)
 
 
 def _safe_next(request, candidate):
@@ -259,6 +262,13 @@ def confirm_password(request):
 @never_cache
 @sensitive_post_parameters("new_password1", "new_password2")
 def invitation_accept(request, token):
+    """Choose a first password. A good link's token moves from the address into the session
+    first (as Django's reset view does), so it stays out of history and the page itself."""
+    if token == INVITATION_HIDDEN_TOKEN:
+        token = request.session.get(INVITATION_SESSION_KEY, "")
+    elif request.method == "GET" and open_invitation(token) is not None:
+        request.session[INVITATION_SESSION_KEY] = token
+        return redirect("accounts:invitation_accept", token=INVITATION_HIDDEN_TOKEN)
     invitation = open_invitation(token)
     if invitation is None:
         return render(
@@ -277,11 +287,13 @@ def invitation_accept(request, token):
         )
     form = SetPasswordForm(invitation.user, request.POST or None)
     if request.method == "POST" and form.is_valid():
-        if mark_used(invitation):
-            form.save()
-            messages.success(
-                request, _("Your password has been set. Sign in with your e-mail address.")
-            )
+        with transaction.atomic():
+            if mark_used(invitation):
+                form.save()
+                messages.success(
+                    request, _("Your password has been set. Sign in with your e-mail address.")
+                )
+        request.session.pop(INVITATION_SESSION_KEY, None)
         return redirect("accounts:login")
     return render(
         request,

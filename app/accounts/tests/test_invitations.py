@@ -46,8 +46,14 @@ def test_an_invitation_mails_a_link_that_sets_the_password_once(
     world, invitee, client, django_capture_on_commit_callbacks
 ):
     link = _invite(invitee, world, django_capture_on_commit_callbacks)
-    page = client.get(_path(link))
+    page = client.get(_path(link), follow=True)
     assert page.status_code == 200
+    # The token has left the address (history, Referer) and the page.
+    token = _path(link).rstrip("/").rsplit("/", 1)[1]
+    assert page.redirect_chain == [
+        (reverse("accounts:invitation_accept", args=["set-password"]), 302)
+    ]
+    assert token not in page.content.decode()
     assert "Choose a password" in page.content.decode()
     assert "at least one digit and one upper-case letter" in page.content.decode()
     response = _accept(client, link)
@@ -201,3 +207,22 @@ def test_every_unusable_link_gives_the_identical_page(
         for link in links
     }
     assert len(pages) == 1
+
+
+def test_the_hidden_token_page_without_a_session_is_the_clear_page(client, db):
+    page = client.get(reverse("accounts:invitation_accept", args=["set-password"]))
+    assert "This invitation link cannot be used" in page.content.decode()
+
+
+def test_accepting_through_the_session_sets_the_password(
+    world, invitee, client, django_capture_on_commit_callbacks
+):
+    link = _invite(invitee, world, django_capture_on_commit_callbacks)
+    page = client.get(_path(link), follow=True)
+    response = client.post(
+        page.redirect_chain[-1][0], {"new_password1": GOOD, "new_password2": GOOD}
+    )
+    assert response["Location"] == reverse("accounts:login")
+    invitee.refresh_from_db()
+    assert invitee.check_password(GOOD)
+    assert "invitation_token" not in client.session
