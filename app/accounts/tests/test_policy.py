@@ -151,3 +151,22 @@ def test_the_purge_command_deletes_only_what_is_past_retention(world):
     assert "deleted 1 throttle rows, 1 codes, 1 invitations" in out.getvalue()
     assert Throttle.objects.count() == 2 and Throttle.objects.filter(pk=locked.pk).exists()
     assert not OneTimeCode.objects.exists() and not Invitation.objects.exists()
+
+
+@pytest.mark.control("APP-2FA")
+def test_staff_can_switch_two_step_off_from_the_command_line(world, login, sms):
+    from django.core import mail
+    from django.core.management import CommandError, call_command
+
+    http = login(world.manager)
+    http.post(reverse("accounts:two_factor_sms"), {"phone": "+31612345678"})
+    http.post(reverse("accounts:two_factor_sms_confirm"), {"code": sms.last_code()})
+    assert TwoFactor.objects.get(user=world.manager).is_on
+    mail.outbox.clear()
+    out = io.StringIO()
+    call_command("two_factor_off", world.manager.email.upper(), stdout=out)
+    assert "now off" in out.getvalue()
+    assert not TwoFactor.objects.get(user=world.manager).is_on
+    assert [m.to for m in mail.outbox] == [[world.manager.email]]
+    with pytest.raises(CommandError, match="No account uses"):
+        call_command("two_factor_off", "nobody@a.test")
