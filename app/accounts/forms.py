@@ -67,6 +67,23 @@ class EmailAuthenticationForm(AuthenticationForm):
         throttle.reset("login-account", (self.cleaned_data.get("username") or "").lower())
 
 
+def check_password_throttled(user, password, wrong_message=None):
+    """Check a signed-in person's password, counting wrong ones against the sign-in throttle.
+
+    Every form that asks for the password again must use this (or the confirm page), or it
+    would be a way to guess passwords around the sign-in throttle. Raises ValidationError
+    with code "throttled" or "wrong".
+    """
+    until = throttle.locked_until("login-account", user.email)
+    if until:
+        raise ValidationError(_locked_message(until), code="throttled")
+    if not user.check_password(password):
+        until = throttle.record_failure("login-account", user.email)
+        if until:
+            raise ValidationError(_locked_message(until), code="throttled")
+        raise ValidationError(wrong_message or _("That is not your password."), code="wrong")
+
+
 class ConfirmPasswordForm(forms.Form):
     password = forms.CharField(
         label=_("Your password"),
@@ -80,14 +97,7 @@ class ConfirmPasswordForm(forms.Form):
 
     def clean_password(self):
         password = self.cleaned_data["password"]
-        until = throttle.locked_until("login-account", self.user.email)
-        if until:
-            raise ValidationError(_locked_message(until), code="throttled")
-        if not self.user.check_password(password):
-            until = throttle.record_failure("login-account", self.user.email)
-            if until:
-                raise ValidationError(_locked_message(until), code="throttled")
-            raise ValidationError(_("That is not your password."), code="wrong")
+        check_password_throttled(self.user, password)
         return password
 
 
