@@ -125,7 +125,7 @@ def test_a_deactivated_invitee_cannot_accept(
     assert "cannot be used" in _accept(client, link).content.decode()
 
 
-@pytest.mark.control("APP-PW")
+@pytest.mark.control("AUTH-01")
 @pytest.mark.parametrize(
     ("password", "complaint"),
     [

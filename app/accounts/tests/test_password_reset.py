@@ -16,7 +16,7 @@ from accounts.mail import render_account_mail
 from accounts.tests.conftest import without_csrf
 from tests.fixtures.world import PASSWORD
 
-pytestmark = [pytest.mark.app, pytest.mark.control("APP-ENUM")]
+pytestmark = [pytest.mark.app, pytest.mark.control("AUTH-02")]
 
 NEW = "Brand-New-Pass-42"
 
@@ -131,7 +131,7 @@ def test_a_reset_ends_every_session_of_the_user(world, client):
     assert other_device.get(reverse("accounts:profile")).status_code == 302
 
 
-@pytest.mark.control("APP-THROTTLE")
+@pytest.mark.control("AUTH-03")
 def test_an_address_asked_for_too_often_gets_no_more_mail_but_the_same_answer(world, client):
     for _ in range(5):
         response = _ask(client, world.client_a.email)
@@ -139,7 +139,7 @@ def test_an_address_asked_for_too_often_gets_no_more_mail_but_the_same_answer(wo
     assert len(mail.outbox) == 3  # reset-account allows three an hour
 
 
-@pytest.mark.control("APP-THROTTLE")
+@pytest.mark.control("AUTH-03")
 def test_a_network_asking_too_often_is_told_when_to_try_again(world, client, settings):
     settings.SAFECOACH_THROTTLE = {**settings.SAFECOACH_THROTTLE, "reset-address": (2, 3600, 3600)}
     _ask(client, "a@a.test", REMOTE_ADDR="203.0.113.5")

@@ -9,7 +9,7 @@ from django.urls import reverse
 from accounts.validators import DigitAndUppercaseValidator
 from tests.fixtures.world import PASSWORD
 
-pytestmark = [pytest.mark.app, pytest.mark.control("APP-PW")]
+pytestmark = [pytest.mark.app, pytest.mark.control("AUTH-01")]
 
 WEAK = [
     ("Short1A", "password_too_short"),

@@ -14,7 +14,7 @@ from tests.fixtures.world import PASSWORD
 pytestmark = pytest.mark.app
 
 
-@pytest.mark.control("APP-2FA")
+@pytest.mark.control("AUTH-04")
 def test_a_manager_requires_two_step_for_the_organisation(world, login):
     http = login(world.manager)
     response = http.post(reverse("accounts:organisation_security"), {"require_two_factor": "on"})
@@ -25,7 +25,7 @@ def test_a_manager_requires_two_step_for_the_organisation(world, login):
     assert not world.org_b.require_two_factor
 
 
-@pytest.mark.control("APP-2FA")
+@pytest.mark.control("AUTH-04")
 @pytest.mark.parametrize("actor", ["coach_a", "client_a"])
 def test_people_without_two_step_are_sent_to_set_it_up(world, login, sms, actor):
     world.org_a.require_two_factor = True
@@ -44,7 +44,7 @@ def test_people_without_two_step_are_sent_to_set_it_up(world, login, sms, actor)
     assert TwoFactor.objects.get(user=getattr(world, actor)).is_on
 
 
-@pytest.mark.control("APP-2FA")
+@pytest.mark.control("AUTH-04")
 def test_the_requirement_reaches_people_already_signed_in(world, login):
     http = login(world.coach_a)
     assert http.get(reverse("accounts:profile")).status_code == 200
@@ -125,7 +125,7 @@ def test_session_cookies_are_strict_in_production_settings():
     assert real_settings.SAFECOACH_SESSION_IDLE_SECONDS <= 3600
 
 
-@pytest.mark.control("APP-THROTTLE")
+@pytest.mark.control("AUTH-03")
 def test_the_purge_command_deletes_only_what_is_past_retention(world):
     from datetime import timedelta
 
@@ -153,7 +153,7 @@ def test_the_purge_command_deletes_only_what_is_past_retention(world):
     assert not OneTimeCode.objects.exists() and not Invitation.objects.exists()
 
 
-@pytest.mark.control("APP-2FA")
+@pytest.mark.control("AUTH-04")
 def test_staff_can_switch_two_step_off_from_the_command_line(world, login, sms):
     from django.core import mail
     from django.core.management import CommandError, call_command

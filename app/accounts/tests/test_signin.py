@@ -12,7 +12,7 @@ from accounts.models import Throttle
 from accounts.tests.conftest import form_errors, without_csrf
 from tests.fixtures.world import PASSWORD
 
-pytestmark = [pytest.mark.app, pytest.mark.control("APP-ENUM")]
+pytestmark = [pytest.mark.app, pytest.mark.control("AUTH-02")]
 
 
 def test_a_right_password_signs_in(world, sign_in, client):
@@ -65,7 +65,7 @@ def test_an_unknown_address_costs_one_password_hash_like_a_known_one(world, clie
     assert _hashing_calls(client, world.coach_a.email, "Wrong-Pass-1") == 1
 
 
-@pytest.mark.control("APP-THROTTLE")
+@pytest.mark.control("AUTH-03")
 def test_five_wrong_passwords_lock_the_account_with_a_time_to_try_again(world, sign_in, settings):
     for _ in range(4):
         response = sign_in(world.coach_a.email, "Wrong-Pass-1")
@@ -79,7 +79,7 @@ def test_five_wrong_passwords_lock_the_account_with_a_time_to_try_again(world, s
     assert "_auth_user_id" not in response.client.session
 
 
-@pytest.mark.control("APP-THROTTLE")
+@pytest.mark.control("AUTH-03")
 def test_the_lock_ends_after_the_lockout(world, sign_in):
     for _ in range(5):
         sign_in(world.coach_a.email, "Wrong-Pass-1")
@@ -87,7 +87,7 @@ def test_the_lock_ends_after_the_lockout(world, sign_in):
     assert sign_in(world.coach_a.email).status_code == 302
 
 
-@pytest.mark.control("APP-THROTTLE")
+@pytest.mark.control("AUTH-03")
 def test_an_unknown_address_is_locked_exactly_like_a_known_one(world, sign_in):
     pages = {}
     for email in ("nobody@a.test", world.coach_a.email):
@@ -98,7 +98,7 @@ def test_an_unknown_address_is_locked_exactly_like_a_known_one(world, sign_in):
     assert "Try again after" in pages["nobody@a.test"]
 
 
-@pytest.mark.control("APP-THROTTLE")
+@pytest.mark.control("AUTH-03")
 def test_many_accounts_from_one_address_lock_the_address(world, sign_in, settings):
     settings.SAFECOACH_THROTTLE = {**settings.SAFECOACH_THROTTLE, "login-address": (6, 900, 900)}
     for i in range(6):
@@ -109,7 +109,7 @@ def test_many_accounts_from_one_address_lock_the_address(world, sign_in, setting
     assert sign_in(world.coach_a.email, REMOTE_ADDR="198.51.100.7").status_code == 302
 
 
-@pytest.mark.control("APP-THROTTLE")
+@pytest.mark.control("AUTH-03")
 def test_a_successful_sign_in_clears_the_account_count(world, sign_in, client):
     for _ in range(4):
         sign_in(world.coach_a.email, "Wrong-Pass-1")
@@ -120,7 +120,7 @@ def test_a_successful_sign_in_clears_the_account_count(world, sign_in, client):
     assert "do not match" in form_errors(response)
 
 
-@pytest.mark.control("APP-THROTTLE")
+@pytest.mark.control("AUTH-03")
 def test_throttle_rows_hold_no_readable_address_and_are_purged(world, sign_in, settings):
     from accounts import throttle
 
@@ -141,7 +141,7 @@ def test_the_client_address_header_is_used_only_when_configured(rf, settings):
     assert client_address(request) == "203.0.113.9"
 
 
-@pytest.mark.control("APP-2FA")
+@pytest.mark.control("AUTH-04")
 def test_the_admin_sign_in_form_cannot_bypass_throttling_or_two_step(world, client):
     response = client.post(
         reverse("admin:login") + "?next=/admin/",

@@ -13,7 +13,7 @@ from django.urls import reverse
 from accounts.models import OneTimeCode
 from accounts.sms import ConsoleSMSBackend, FileSMSBackend, HttpSMSBackend, SMSError, get_backend
 
-pytestmark = [pytest.mark.app, pytest.mark.control("APP-2FA")]
+pytestmark = [pytest.mark.app, pytest.mark.control("AUTH-04")]
 
 
 def test_the_file_gateway_writes_one_json_line_per_sms(tmp_path):

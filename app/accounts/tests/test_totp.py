@@ -10,7 +10,7 @@ from accounts.models import Throttle, TwoFactor
 from accounts.tests.conftest import form_errors
 from tests.fixtures.world import PASSWORD
 
-pytestmark = [pytest.mark.app, pytest.mark.control("APP-2FA")]
+pytestmark = [pytest.mark.app, pytest.mark.control("AUTH-04")]
 
 RFC_SECRET = "GEZDGNBVGY3TQOJQGEZDGNBVGY3TQOJQ"  # "12345678901234567890", RFC 6238 appendix B
 

@@ -11,7 +11,7 @@ from accounts.models import BackupCode, OneTimeCode, Throttle, TwoFactor
 from accounts.tests.conftest import form_errors
 from tests.fixtures.world import PASSWORD
 
-pytestmark = [pytest.mark.app, pytest.mark.control("APP-2FA")]
+pytestmark = [pytest.mark.app, pytest.mark.control("AUTH-04")]
 
 PHONE = "+31612345678"
 
@@ -379,7 +379,7 @@ def test_switching_off_oneself_sends_a_notice(world, login, enrolled):
     assert [m.to for m in mail.outbox] == [[world.coach_a.email]]
 
 
-@pytest.mark.control("APP-THROTTLE")
+@pytest.mark.control("AUTH-03")
 def test_at_most_ten_texts_an_hour_per_person(world, login, sms):
     http = login(world.coach_a)
     for i in range(10):
