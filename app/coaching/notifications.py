@@ -14,6 +14,8 @@ from django.urls import reverse
 from django.utils import translation
 from django.utils.translation import gettext_lazy as _
 
+from privacy.restriction import is_restricted
+
 log = logging.getLogger(__name__)
 
 KINDS = {
@@ -50,8 +52,8 @@ def render_notification(recipient, kind):
 
 def notify(recipient, kind):
     """Send a notification once the current transaction commits; a mail failure is logged only."""
-    if recipient is None or not recipient.is_active:
-        return
+    if recipient is None or not recipient.is_active or is_restricted(recipient):
+        return  # a restricted account's data is only stored: no e-mail either
 
     def send():
         subject, body = render_notification(recipient, kind)

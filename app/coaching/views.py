@@ -24,6 +24,8 @@ from accounts.models import Role, User
 from coaching.forms import AnswerForm, AssignmentForm, CommentForm, MessageForm, NoteForm
 from coaching.models import Answer, Assignment, Comment, Message, Note
 from coaching.notifications import notify
+from privacy.access_log import log_dossier_view
+from privacy.models import AccessKind
 
 
 def roles_required(*roles):
@@ -97,6 +99,7 @@ def my_dialogue(request):
 def dialogue(request, client_id):
     user = request.user
     client = _get_client_for_user(user, client_id)
+    log_dossier_view(user, client, AccessKind.DIALOGUE)
     coach = user if user.is_coach else client.coach
     form = MessageForm(request.POST or None)
     if request.method == "POST":
@@ -138,6 +141,7 @@ def dialogue(request, client_id):
 def assignment_list(request, client_id):
     user = request.user
     client = _get_client_for_user(user, client_id)
+    log_dossier_view(user, client, AccessKind.ASSIGNMENTS)
     rows = _pair_rows(Assignment.objects, user, client).select_related("answer", "coach")
     return render(request, "coaching/assignment_list.html", {"client": client, "assignments": rows})
 
@@ -191,7 +195,9 @@ def _render_assignment(request, assignment, answer_form=None, comment_form=None,
 @require_GET
 @coach_or_client
 def assignment_detail(request, pk):
-    return _render_assignment(request, _get_assignment_for_user(request.user, pk))
+    assignment = _get_assignment_for_user(request.user, pk)
+    log_dossier_view(request.user, assignment.client, AccessKind.ASSIGNMENT)
+    return _render_assignment(request, assignment)
 
 
 @require_POST

@@ -57,5 +57,9 @@ def set_active(person: User, active: bool) -> User:
 @transaction.atomic
 def delete_person(person: User) -> None:
     """Delete a coach or client with all their data. A deleted coach's clients keep their
-    accounts and have no coach until a manager assigns one (the foreign key is SET_NULL)."""
-    person.delete()
+    accounts and have no coach until a manager assigns one (the foreign key is SET_NULL).
+    The privacy app erases and records it (docs/privacy.md, "Erasure")."""
+    from privacy.erasure import erase_user
+    from privacy.models import RequestSource
+
+    erase_user(person, source=RequestSource.ORGANISATION)

@@ -53,6 +53,7 @@ MIDDLEWARE = [
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "accounts.middleware.UserLanguageMiddleware",
     "accounts.middleware.SignInPolicyMiddleware",
+    "privacy.middleware.PrivacyMiddleware",
 ]
 
 ROOT_URLCONF = "safecoach.urls"
@@ -209,3 +210,10 @@ LOGGING = {
 
 # The dialogue page shows this many messages per page.
 DIALOGUE_PAGE_SIZE = 30
+
+# Privacy (docs/privacy.md): retention of inactive accounts, the access log, confirmations.
+RETENTION_INACTIVE_DAYS = env_int("SAFECOACH_RETENTION_INACTIVE_DAYS", 730)
+RETENTION_NOTICE_DAYS = env_int("SAFECOACH_RETENTION_NOTICE_DAYS", 30)
+PRIVACY_ACCESS_LOG_DAYS = env_int("SAFECOACH_ACCESS_LOG_DAYS", 730)
+PRIVACY_CONFIRMATION_SECONDS = env_int("SAFECOACH_PRIVACY_CONFIRMATION_SECONDS", 15 * 60)
+PRIVACY_CONTACT_EMAIL = env_str("SAFECOACH_PRIVACY_EMAIL", "privacy@localhost")

@@ -39,6 +39,10 @@ def _person(w):
     return {"pk": w.client_a.pk}
 
 
+def _privacy_request(w):
+    return {"pk": w.privacy_request.pk}
+
+
 def _none(w):
     return {}
 
@@ -89,6 +93,13 @@ GET_TABLE = {
     "organisations:person_delete": (_person, "L O 4 4 4 4 4 4"),
     "organisations:client_coach": (_person, "L O 4 4 4 4 4 4"),
     "privacy:statement": (_none, "O O O O O O O O"),
+    "privacy:mine": (_none, "L O O O O O O O"),
+    "privacy:data": (_none, "L O O O O O O O"),
+    "privacy:export": (_none, "L O O O O O O O"),
+    "privacy:request": (_none, "L O O O O O O O"),
+    "privacy:delete": (_none, "L 4 4 4 O O 4 4"),
+    "privacy:staff_requests": (_none, "L 4 4 4 4 4 4 O"),
+    "privacy:staff_request": (_privacy_request, "L 4 4 4 4 4 4 O"),
     "coaching:client_list": (_none, "L 4 O O 4 4 4 4"),
     "coaching:my_dialogue": (_none, "L 4 4 4 R R 4 4"),
     "coaching:dialogue": (_client_a, "L 4 O 4 O 4 4 4"),
@@ -182,6 +193,18 @@ POST_TABLE = {
     "organisations:person_delete": ({}, "L R 4 4 4 4 4 4"),
     "organisations:client_coach": ({"coach": "coach_b"}, "L R 4 4 4 4 4 4"),
     "privacy:statement": ({}, "M M M M M M M M"),
+    "privacy:mine": ({}, "M M M M M M M M"),
+    "privacy:data": ({}, "M M M M M M M M"),
+    # Without the signed token of the page (and here with a wrong password) nothing happens: the
+    # form comes back with an error.
+    "privacy:export": ({"password": "wrong"}, "L O O O O O O O"),
+    "privacy:request": ({"kind": "access"}, "L R R R R R R R"),
+    "privacy:delete": ({"password": "wrong", "confirmation": "x"}, "L 4 4 4 O O 4 4"),
+    "privacy:staff_requests": ({}, "M M M M M M M M"),
+    "privacy:staff_request": (
+        {"action": "handle", "status": "done", "outcome": "Corrected the name."},
+        "L 4 4 4 4 4 4 R",
+    ),
     "coaching:client_list": ({}, "M M M M M M M M"),
     "coaching:my_dialogue": ({}, "M M M M M M M M"),
     "coaching:dialogue": ({"body": "A new message"}, "L 4 R 4 R 4 4 4"),
