@@ -1,7 +1,7 @@
 from django import forms
 from django.conf import settings
 from django.contrib.auth import password_validation
-from django.contrib.auth.forms import AuthenticationForm, PasswordResetForm
+from django.contrib.auth.forms import AuthenticationForm, PasswordChangeForm, PasswordResetForm
 from django.contrib.auth.tokens import default_token_generator
 from django.core.exceptions import ValidationError
 from django.urls import reverse
@@ -99,6 +99,15 @@ class ConfirmPasswordForm(forms.Form):
         password = self.cleaned_data["password"]
         check_password_throttled(self.user, password)
         return password
+
+
+class ThrottledPasswordChangeForm(PasswordChangeForm):
+    """Django's form; wrong current passwords count against the sign-in throttle."""
+
+    def clean_old_password(self):
+        old_password = self.cleaned_data["old_password"]
+        check_password_throttled(self.user, old_password, self.error_messages["password_incorrect"])
+        return old_password
 
 
 class PhoneForm(forms.Form):

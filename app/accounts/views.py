@@ -32,6 +32,7 @@ from accounts.forms import (
     ProfileForm,
     SafePasswordResetForm,
     SecondStepForm,
+    ThrottledPasswordChangeForm,
 )
 from accounts.invitations import invitable, mark_used, open_invitation, send_invitation
 from accounts.mail import send_account_mail, sign_in_url
@@ -154,6 +155,7 @@ class PasswordChangeView(auth_views.PasswordChangeView):
     """Django's: validators apply, this session stays, every other session of the user ends."""
 
     template_name = "form.html"
+    form_class = ThrottledPasswordChangeForm
     success_url = reverse_lazy("accounts:profile")
     extra_context = {
         "title": gettext_lazy("Change password"),

@@ -151,3 +151,19 @@ def test_a_changed_password_is_notified_without_names(world, login):
     for part in world.coach_a.full_name.split():
         assert part not in notice.subject + notice.body
     assert GOOD not in notice.body and PASSWORD not in notice.body
+
+
+@pytest.mark.control("AUTH-03")
+def test_wrong_current_passwords_on_the_change_form_are_throttled(world, login):
+    http = login(world.coach_a)
+    data = {"old_password": "Wrong-Pass-1", "new_password1": GOOD, "new_password2": GOOD}
+    for _ in range(4):
+        response = http.post(reverse("accounts:password_change"), data)
+        assert _codes(response.context["form"], "old_password") == ["wrong"]
+    response = http.post(reverse("accounts:password_change"), data)
+    assert "throttled" in _codes(response.context["form"], "old_password")
+    # Now even the right current password is refused until the lock ends.
+    response = http.post(reverse("accounts:password_change"), {**data, "old_password": PASSWORD})
+    assert "throttled" in _codes(response.context["form"], "old_password")
+    world.coach_a.refresh_from_db()
+    assert world.coach_a.check_password(PASSWORD)
