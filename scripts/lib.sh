@@ -79,3 +79,17 @@ stop_postgres_if_started() {
         pg_ctlcluster "$PG_VERSION" "$PG_CLUSTER" stop || true
     fi
 }
+
+# ---- lab (issue 3: otap and the local lab) --------------------------------------------------
+# ensure_lab_prereqs: the Debian packages the lab needs on the controller (otap installs them
+# too when they are missing; doing it here keeps its output out of the tests).
+ensure_lab_prereqs() {
+    apt_install debootstrap systemd-container apt-cacher-ng iproute2 openssh-client util-linux
+}
+
+# lab_down_quietly: used by traps, so that a lab never outlives the script that made it.
+lab_down_quietly() {
+    if [ -x "$VENV/bin/otap" ]; then
+        "$VENV/bin/otap" lab down development >/dev/null 2>&1 || true
+    fi
+}

@@ -1,0 +1,201 @@
+"""otap: stages, the local lab, day-0 bootstrap, converge and verify.
+
+Every command has --help. Expected failures print one sentence on stderr and exit 1;
+argument errors exit 2.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+
+from provisioning.errors import OtapError
+
+DEFAULT_STAGE = "development"
+
+
+def _stage_arg(parser: argparse.ArgumentParser, optional: bool = False) -> None:
+    if optional:
+        parser.add_argument(
+            "stage", nargs="?", default=DEFAULT_STAGE, help=f"stage name (default {DEFAULT_STAGE})"
+        )
+    else:
+        parser.add_argument("stage", help="stage name: development, test, acceptance, production")
+
+
+def cmd_lab_up(args) -> int:
+    from provisioning import lab
+
+    timings = lab.up(args.stage)
+    if "already_up" not in timings:
+        built = timings.get("image_build")
+        image = f"built in {built:.0f} s" if built else "from cache"
+        lab.say(f"stage {args.stage} is up in {timings['total']:.0f} s (image {image})")
+    print(lab.format_status(lab.status(args.stage)))
+    return 0
+
+
+def cmd_lab_down(args) -> int:
+    from provisioning import lab
+
+    lab.down(args.stage)
+    return 0
+
+
+def cmd_lab_status(args) -> int:
+    from provisioning import lab
+
+    info = lab.status(args.stage)
+    print(json.dumps(info, indent=2) if args.json else lab.format_status(info))
+    return 0
+
+
+def cmd_lab_console(args) -> int:
+    from provisioning import lab
+
+    lab.console(args.stage, args.host)
+    return 0
+
+
+def cmd_ssh_config(args) -> int:
+    from provisioning import sshconfig
+    from provisioning.inventory import load_stage
+
+    stage = load_stage(args.stage)
+    if args.print:
+        print(sshconfig.render(stage), end="")
+    else:
+        print(sshconfig.write(stage))
+    return 0
+
+
+def cmd_ssh(args) -> int:
+    from provisioning import sshconfig
+    from provisioning.inventory import load_stage
+
+    stage = load_stage(args.stage)
+    if args.host not in stage.hosts:
+        raise OtapError(
+            f"stage {args.stage} has no host {args.host}; hosts: {', '.join(sorted(stage.hosts))}."
+        )
+    path = sshconfig.write(stage)
+    command = args.rest
+    os.execvp("ssh", ["ssh", "-F", str(path), args.host, *command])  # noqa: S606
+    return 0
+
+
+def cmd_bootstrap(args) -> int:
+    from provisioning import bootstrap
+
+    return bootstrap.bootstrap(args.stage, accept_new_host_keys=args.accept_new_host_keys)
+
+
+def cmd_converge(args) -> int:
+    from provisioning import converge
+
+    result = converge.converge(args.stage, check=args.check, tags=args.tags, limit=args.limit)
+    return 0 if result.ok else 1
+
+
+def cmd_verify(args) -> int:
+    from provisioning import verify
+
+    return verify.verify(args.stage, extra=args.rest, limit=args.limit)
+
+
+def cmd_up(args) -> int:
+    from provisioning import mainjob
+
+    return mainjob.up(args.stage)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="otap",
+        description="Build, converge and verify the OTAP stages of safecoach; run the local lab.",
+    )
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+
+    lab = sub.add_parser("lab", help="the local lab: lab stages as containers on this machine")
+    lab_sub = lab.add_subparsers(dest="lab_command", metavar="LAB_COMMAND", required=True)
+    p = lab_sub.add_parser("up", help="bring a lab stage up (idempotent)")
+    _stage_arg(p, optional=True)
+    p.set_defaults(func=cmd_lab_up)
+    p = lab_sub.add_parser("down", help="remove every container, mount, namespace and link")
+    _stage_arg(p, optional=True)
+    p.set_defaults(func=cmd_lab_down)
+    p = lab_sub.add_parser("status", help="hosts, groups, addresses and state of a lab stage")
+    _stage_arg(p, optional=True)
+    p.add_argument("--json", action="store_true", help="print JSON")
+    p.set_defaults(func=cmd_lab_status)
+    p = lab_sub.add_parser("console", help="a root shell inside a lab host, without SSH")
+    p.add_argument("host", help="host name, for example web1")
+    p.add_argument("--stage", default=DEFAULT_STAGE, help=f"lab stage (default {DEFAULT_STAGE})")
+    p.set_defaults(func=cmd_lab_console)
+
+    p = sub.add_parser(
+        "ssh-config", help="write the stage's OpenSSH config (ProxyJump, pinned keys)"
+    )
+    _stage_arg(p)
+    p.add_argument("--print", action="store_true", help="print the config instead of its path")
+    p.set_defaults(func=cmd_ssh_config)
+
+    p = sub.add_parser("ssh", help="ssh to a host of a stage through its bastion")
+    _stage_arg(p)
+    p.add_argument("host", help="host name, for example web1")
+    p.epilog = "Anything after -- is the command to run on the host: otap ssh test web1 -- uptime"
+    p.set_defaults(func=cmd_ssh)
+
+    p = sub.add_parser("bootstrap", help="day 0 with pyinfra: admins, sudo, hostname, hosts, apt")
+    _stage_arg(p)
+    p.add_argument(
+        "--accept-new-host-keys",
+        action="store_true",
+        help="real stages: pin host keys seen for the first time (compare fingerprints!)",
+    )
+    p.set_defaults(func=cmd_bootstrap)
+
+    p = sub.add_parser("converge", help="ansible-playbook -i inventories/STAGE site.yml")
+    _stage_arg(p)
+    p.add_argument("--check", action="store_true", help="dry run (ansible --check --diff)")
+    p.add_argument("--tags", help="only tasks with these tags (comma-separated)")
+    p.add_argument("--limit", help="only these hosts or groups")
+    p.set_defaults(func=cmd_converge)
+
+    p = sub.add_parser("verify", help="run the testinfra suites (tests/infra) against a stage")
+    _stage_arg(p)
+    p.add_argument("--limit", help="only these hosts or groups (comma-separated)")
+    p.epilog = "Anything after -- goes to pytest: otap verify development -- -k journal"
+    p.set_defaults(func=cmd_verify)
+
+    p = sub.add_parser("up", help="the main job: lab up, bootstrap, converge, verify")
+    _stage_arg(p, optional=True)
+    p.set_defaults(func=cmd_up)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    argv = list(sys.argv[1:] if argv is None else argv)
+    rest: list[str] = []
+    if "--" in argv:
+        at = argv.index("--")
+        argv, rest = argv[:at], argv[at + 1 :]
+    args = parser.parse_args(argv)
+    if rest and args.func not in (cmd_ssh, cmd_verify):
+        parser.error("only `otap ssh` and `otap verify` take arguments after --")
+    args.rest = rest
+    try:
+        return args.func(args)
+    except OtapError as exc:
+        print(f"otap: error: {exc}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        print("otap: interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,68 @@
+"""`otap verify STAGE`: the testinfra suites of tests/infra against every host of a stage.
+
+They go through the stage's one ssh_config (ProxyJump through the bastion, pinned host keys) as
+the admin account; each test carries the control id it verifies (pytest marker `control`).
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import time
+
+from provisioning import sshconfig
+from provisioning.errors import OtapError
+from provisioning.inventory import load_stage
+from provisioning.paths import REPO
+
+
+def verify(
+    stage_name: str,
+    extra: list[str] | None = None,
+    quiet: bool = False,
+    limit: str | None = None,
+) -> int:
+    from provisioning import lab
+
+    stage = load_stage(stage_name)
+    lab.require_up(stage)
+    config = sshconfig.write(stage)
+    names = sorted(stage.hosts)
+    if limit:
+        wanted = {part.strip() for part in limit.split(",") if part.strip()}
+        unknown = wanted - set(names) - set(stage.groups)
+        if unknown:
+            raise OtapError(
+                f"stage {stage_name} has no host or group {', '.join(sorted(unknown))}."
+            )
+        names = [n for n in names if n in wanted or set(stage.hosts[n].groups) & wanted]
+    hosts = ",".join(f"ssh://{name}" for name in names)
+    report = stage.state_dir / "verify.xml"
+    extra = [a for a in (extra or []) if a != "--"]
+    cmd = [
+        sys.executable,
+        "-m",
+        "pytest",
+        str(REPO / "tests" / "infra"),
+        f"--hosts={hosts}",
+        f"--ssh-config={config}",
+        "-p",
+        "no:cacheprovider",
+        "-p",
+        "no:django",
+        "-W",
+        "ignore::pytest.PytestConfigWarning",
+        "-q",
+        f"--junitxml={report}",
+        *extra,
+    ]
+    env = {**os.environ, "OTAP_STAGE": stage_name}
+    started = time.monotonic()
+    proc = subprocess.run(cmd, cwd=REPO, env=env, check=False, capture_output=quiet, text=True)
+    print(
+        f"==> verify of stage {stage_name}: {'passed' if proc.returncode == 0 else 'FAILED'} "
+        f"in {time.monotonic() - started:.0f} s (report {report})",
+        flush=True,
+    )
+    return proc.returncode

@@ -1,0 +1,34 @@
+"""`molecule test` for role base passes on the lab (driver default: create/destroy are ours)."""
+
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from provisioning.paths import REPO
+from tests.lab.conftest import STAGE, otap
+
+pytestmark = [pytest.mark.lab, pytest.mark.slow]
+
+
+def test_molecule_test_passes_for_base(stage):
+    bindir = str(Path(sys.executable).parent)
+    molecule = shutil.which("molecule", path=bindir)
+    assert molecule, "molecule is part of the ops extra"
+    try:
+        proc = subprocess.run(
+            [molecule, "test"],
+            cwd=REPO,
+            capture_output=True,
+            text=True,
+            env={**os.environ, "PATH": f"{bindir}:{os.environ.get('PATH', '')}", "NO_COLOR": "1"},
+            timeout=900,
+        )
+    finally:
+        otap("lab", "down", STAGE, check=False)
+    tail = (proc.stdout + proc.stderr)[-4000:]
+    assert proc.returncode == 0, tail
+    assert "idempotence: Executed: Successful" in proc.stdout + proc.stderr, tail
