@@ -134,3 +134,121 @@ class User(AbstractBaseUser, PermissionsMixin):
     @property
     def is_client(self):
         return self.role == Role.CLIENT
+
+
+# --- Sign-in security: two-step verification, one-time codes, invitations, throttling --------
+#
+# Nothing secret is stored readable: codes and tokens are kept as keyed hashes (accounts.codes),
+# throttle keys are keyed hashes of the e-mail address or network address they count.
+
+
+class TwoFactorMethod(models.TextChoices):
+    SMS = "sms", _("Text message (SMS)")
+    TOTP = "totp", _("Authenticator app")
+
+
+class TwoFactor(models.Model):
+    """A user's two-step verification. Switched on only once the phone or app has been proven."""
+
+    user = models.OneToOneField(
+        User, on_delete=models.CASCADE, related_name="two_factor", verbose_name=_("user")
+    )
+    method = models.CharField(
+        _("method"), max_length=8, choices=TwoFactorMethod.choices, blank=True
+    )
+    phone = models.CharField(_("verified phone number"), max_length=20, blank=True)
+    totp_secret = models.CharField(_("authenticator key"), max_length=64, blank=True)
+    totp_last_step = models.BigIntegerField(null=True, blank=True)
+    enabled_at = models.DateTimeField(_("switched on"), null=True, blank=True)
+
+    class Meta:
+        verbose_name = _("two-step verification")
+        verbose_name_plural = _("two-step verifications")
+
+    def __str__(self):
+        return self.get_method_display() or "-"
+
+    @property
+    def is_on(self):
+        return bool(self.method)
+
+
+class CodePurpose(models.TextChoices):
+    ENROL = "enrol", _("confirm a phone number")
+    SIGNIN = "signin", _("sign in")
+
+
+class OneTimeCodeQuerySet(models.QuerySet):
+    def for_user(self, viewer):
+        if not viewer.is_authenticated:
+            return self.none()
+        return self.filter(user=viewer)
+
+
+class OneTimeCode(models.Model):
+    """A code sent by SMS. Only the newest unused code of a user and purpose counts."""
+
+    user = models.ForeignKey(User, on_delete=models.CASCADE, related_name="one_time_codes")
+    purpose = models.CharField(max_length=8, choices=CodePurpose.choices)
+    phone = models.CharField(max_length=20)
+    code_hash = models.CharField(max_length=64)
+    created_at = models.DateTimeField(default=timezone.now)
+    expires_at = models.DateTimeField()
+    used_at = models.DateTimeField(null=True, blank=True)
+
+    objects = OneTimeCodeQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["-created_at", "-pk"]
+        indexes = [models.Index(fields=["user", "purpose", "-created_at"])]
+
+    def __str__(self):
+        return f"{self.purpose} code for user {self.user_id}"
+
+
+class BackupCode(models.Model):
+    """A single-use code for a lost phone; shown once, stored as a keyed hash."""
+
+    user = models.ForeignKey(User, on_delete=models.CASCADE, related_name="backup_codes")
+    code_hash = models.CharField(max_length=64)
+    created_at = models.DateTimeField(default=timezone.now)
+    used_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["pk"]
+
+    def __str__(self):
+        return f"backup code {self.pk} of user {self.user_id}"
+
+
+class Invitation(models.Model):
+    """A single-use, expiring link to choose a first password. The token itself is never stored."""
+
+    user = models.ForeignKey(User, on_delete=models.CASCADE, related_name="invitations")
+    invited_by = models.ForeignKey(
+        User, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    token_hash = models.CharField(max_length=64, unique=True)
+    created_at = models.DateTimeField(default=timezone.now)
+    expires_at = models.DateTimeField()
+    used_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-pk"]
+
+    def __str__(self):
+        return f"invitation {self.pk} for user {self.user_id}"
+
+
+class Throttle(models.Model):
+    """Failed attempts counted under one key (a keyed hash of scope and e-mail or address)."""
+
+    key = models.CharField(max_length=64, unique=True)
+    scope = models.CharField(max_length=32)
+    failures = models.PositiveIntegerField(default=0)
+    window_start = models.DateTimeField(default=timezone.now)
+    locked_until = models.DateTimeField(null=True, blank=True)
+    updated_at = models.DateTimeField(default=timezone.now, db_index=True)
+
+    def __str__(self):
+        return f"{self.scope} throttle"

@@ -52,6 +52,7 @@ MIDDLEWARE = [
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "accounts.middleware.UserLanguageMiddleware",
+    "accounts.middleware.SignInPolicyMiddleware",
     "privacy.middleware.PrivacyMiddleware",
 ]
 
@@ -92,7 +93,11 @@ PASSWORD_HASHERS = [
     "django.contrib.auth.hashers.PBKDF2PasswordHasher",
 ]
 AUTH_PASSWORD_VALIDATORS = [
-    {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
+    {
+        # Our user has full_name and email (Django's default list names first_name/last_name).
+        "NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator",
+        "OPTIONS": {"user_attributes": ("email", "full_name")},
+    },
     {
         "NAME": "django.contrib.auth.password_validation.MinimumLengthValidator",
         "OPTIONS": {"min_length": 8},
@@ -143,6 +148,56 @@ if SECURE:
     SECURE_HSTS_PRELOAD = env_bool("SAFECOACH_HSTS_PRELOAD", True)
     SECURE_REDIRECT_EXEMPT = [r"^healthz$"]
 CSRF_TRUSTED_ORIGINS = env_list("SAFECOACH_CSRF_TRUSTED_ORIGINS", [])
+
+# Sign-in security (docs/signin.md).
+# Sessions end after this many seconds without a request (SESSION_COOKIE_AGE caps the total).
+SAFECOACH_SESSION_IDLE_SECONDS = env_int("SAFECOACH_SESSION_IDLE_SECONDS", 30 * 60)
+# Sensitive actions ask for the password again when it was last typed longer ago than this.
+SAFECOACH_REAUTH_SECONDS = env_int("SAFECOACH_REAUTH_SECONDS", 5 * 60)
+# Password reset links work once and expire after this many seconds.
+PASSWORD_RESET_TIMEOUT = env_int("SAFECOACH_PASSWORD_RESET_SECONDS", 2 * 3600)
+# Reset mails are handed to the relay on a background thread, so that the answer takes as long
+# for a known address as for an unknown one (docs/signin.md).
+SAFECOACH_ACCOUNT_MAIL_IN_BACKGROUND = env_bool("SAFECOACH_ACCOUNT_MAIL_IN_BACKGROUND", True)
+# Invitation links work once and expire after this many days.
+SAFECOACH_INVITATION_DAYS = env_int("SAFECOACH_INVITATION_DAYS", 7)
+# Throttles: scope -> (failures allowed, within seconds, then locked for seconds).
+SAFECOACH_THROTTLE = {
+    "login-account": (
+        env_int("SAFECOACH_LOGIN_FAILURES_PER_ACCOUNT", 5),
+        15 * 60,
+        env_int("SAFECOACH_LOGIN_LOCKOUT_SECONDS", 15 * 60),
+    ),
+    "login-address": (
+        env_int("SAFECOACH_LOGIN_FAILURES_PER_ADDRESS", 30),
+        15 * 60,
+        env_int("SAFECOACH_LOGIN_LOCKOUT_SECONDS", 15 * 60),
+    ),
+    "code": (5, 15 * 60, env_int("SAFECOACH_CODE_COOLDOWN_SECONDS", 5 * 60)),
+    # Texts sent per person (all purposes): the 11th within an hour waits for the hour to end.
+    "sms": (env_int("SAFECOACH_SMS_PER_HOUR", 10), 60 * 60, 60 * 60),
+    "reset-account": (3, 60 * 60, 60 * 60),
+    "reset-address": (20, 60 * 60, 60 * 60),
+}
+# Throttle rows (keyed hashes, no readable addresses) are deleted after this many hours.
+SAFECOACH_THROTTLE_RETENTION_HOURS = env_int("SAFECOACH_THROTTLE_RETENTION_HOURS", 24)
+# Behind nginx: the request header holding the visitor's address (e.g. HTTP_X_REAL_IP).
+SAFECOACH_CLIENT_IP_HEADER = env_str("SAFECOACH_CLIENT_IP_HEADER", "")
+# Two-step codes by SMS: lifetime, and the least time between two codes.
+SAFECOACH_CODE_SECONDS = 5 * 60
+SAFECOACH_CODE_RESEND_SECONDS = 30
+# SMS gateway: file, console, http, or a dotted path to a class (accounts/sms.py).
+# Without debug the default is the real gateway, so codes never land in a server's log.
+SAFECOACH_SMS_BACKEND = env_str("SAFECOACH_SMS_BACKEND", "console" if DEBUG else "http")
+SAFECOACH_SMS_FILE = env_str("SAFECOACH_SMS_FILE", str(BASE_DIR / "var" / "sms.jsonl"))
+SAFECOACH_SMS_URL = env_str("SAFECOACH_SMS_URL", "")
+SAFECOACH_SMS_TOKEN = env_str("SAFECOACH_SMS_TOKEN", "")
+SAFECOACH_SMS_TIMEOUT = env_int("SAFECOACH_SMS_TIMEOUT", 5)
+SAFECOACH_SMS_RETRIES = env_int("SAFECOACH_SMS_RETRIES", 2)
+SAFECOACH_SMS_SENDER = env_str("SAFECOACH_SMS_SENDER", "safecoach")
+# Countries whose mobile numbers we text (ISO codes), and the one assumed for 06-numbers.
+SAFECOACH_SMS_REGIONS = env_list("SAFECOACH_SMS_REGIONS", ["NL", "BE"])
+SAFECOACH_SMS_DEFAULT_REGION = env_str("SAFECOACH_SMS_DEFAULT_REGION", "NL")
 
 DATA_UPLOAD_MAX_MEMORY_SIZE = 1024 * 1024
 

@@ -47,6 +47,14 @@ def _none(w):
     return {}
 
 
+def _reset_link(w):
+    return {"uidb64": "MQ", "token": "not-a-valid-token"}
+
+
+def _invitation(w):
+    return {"token": "not-a-valid-invitation-token"}
+
+
 def _admin_object(model_attr):
     return lambda w: {"object_id": getattr(w, model_attr).pk}
 
@@ -60,6 +68,24 @@ GET_TABLE = {
     "accounts:logout": (_none, "M M M M M M M M"),
     "accounts:profile": (_none, "L O O O O O O O"),
     "accounts:password_change": (_none, "L O O O O O O O"),
+    # Sign-in security (accounts): no second step is pending for these visitors, two-step is off.
+    "accounts:signin_verify": (_none, "L R R R R R R R"),
+    "accounts:signin_resend": (_none, "M M M M M M M M"),
+    "accounts:confirm_password": (_none, "L O O O O O O O"),
+    "accounts:password_reset": (_none, "O O O O O O O O"),
+    "accounts:password_reset_done": (_none, "O O O O O O O O"),
+    "accounts:password_reset_confirm": (_reset_link, "O O O O O O O O"),
+    "accounts:password_reset_complete": (_none, "O O O O O O O O"),
+    "accounts:invitation_accept": (_invitation, "O O O O O O O O"),
+    "accounts:invitation_resend": (_person, "M M M M M M M M"),
+    "accounts:two_factor": (_none, "L O O O O O O O"),
+    "accounts:two_factor_sms": (_none, "L O O O O O O O"),
+    "accounts:two_factor_sms_confirm": (_none, "L R R R R R R R"),
+    "accounts:two_factor_totp": (_none, "L O O O O O O O"),
+    "accounts:backup_codes": (_none, "L R R R R R R R"),
+    "accounts:two_factor_disable": (_none, "L R R R R R R R"),
+    "accounts:organisation_security": (_none, "L O 4 4 4 4 O 4"),
+    "accounts:two_factor_reset_for": (_person, "M M M M M M M M"),
     "organisations:people": (_none, "L O 4 4 4 4 O 4"),
     "organisations:person_create": (_none, "L O 4 4 4 4 O 4"),
     "organisations:person_edit": (_person, "L O 4 4 4 4 4 4"),
@@ -87,7 +113,8 @@ GET_TABLE = {
     "coaching:note_delete": (_note, "L 4 O 4 4 4 4 4"),
     # The platform staff's admin: only staff get in; everyone else is sent to its sign-in.
     "admin:index": (_none, "A A A A A A A O"),
-    "admin:login": (_none, "O O O O O O O R"),
+    # The admin's own sign-in form is not used: staff sign in like everyone (throttled, two-step).
+    "admin:login": (_none, "L O O O O O O R"),
     "admin:logout": (_none, "R R R R R R R M"),
     "admin:password_change": (_none, "A A A A A A A O"),
     "admin:password_change_done": (_none, "A A A A A A A O"),
@@ -134,6 +161,25 @@ POST_TABLE = {
     "accounts:logout": ({}, "L L L L L L L L"),
     "accounts:profile": ({"full_name": "New Name", "language": "nl"}, "L R R R R R R R"),
     "accounts:password_change": ({"old_password": "wrong"}, "L O O O O O O O"),
+    "accounts:signin_verify": ({"code": "123456"}, "L R R R R R R R"),
+    "accounts:signin_resend": ({}, "L R R R R R R R"),
+    "accounts:confirm_password": ({"password": "wrong"}, "L O O O O O O O"),
+    "accounts:password_reset": ({"email": "nobody@nowhere.test"}, "R R R R R R R R"),
+    "accounts:password_reset_done": ({}, "M M M M M M M M"),
+    "accounts:password_reset_confirm": ({"new_password1": "x"}, "O O O O O O O O"),
+    "accounts:password_reset_complete": ({}, "M M M M M M M M"),
+    "accounts:invitation_accept": ({"new_password1": "x"}, "O O O O O O O O"),
+    # client_a has chosen a password already: the manager is told so; nothing is sent.
+    "accounts:invitation_resend": ({}, "L R 4 4 4 4 4 4"),
+    "accounts:two_factor": ({}, "M M M M M M M M"),
+    "accounts:two_factor_sms": ({"phone": "+31 6 12345678"}, "L R R R R R R R"),
+    "accounts:two_factor_sms_confirm": ({"code": "123456"}, "L R R R R R R R"),
+    "accounts:two_factor_totp": ({"code": "12"}, "L O O O O O O O"),
+    "accounts:backup_codes": ({}, "L R R R R R R R"),
+    "accounts:two_factor_disable": ({}, "L R R R R R R R"),
+    "accounts:organisation_security": ({"require_two_factor": ""}, "L R 4 4 4 4 R 4"),
+    # client_a has no two-step on: the manager is told so; nothing changes.
+    "accounts:two_factor_reset_for": ({}, "L R 4 4 4 4 4 4"),
     "organisations:people": ({}, "L M 4 4 4 4 M 4"),
     "organisations:person_create": (
         {"full_name": "New Person", "email": "new@a.test", "role": "client"},

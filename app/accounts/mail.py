@@ -1,0 +1,94 @@
+"""Account mail (invitations, reset, security notices): fixed texts and a link, never a name.
+
+Like the notifications (coaching.notifications), these mails carry no names, no organisation
+and no content; only the link the person needs, and never a password.
+"""
+
+import logging
+import threading
+
+from django.conf import settings
+from django.core.mail import send_mail
+from django.template.loader import render_to_string
+from django.urls import reverse
+from django.utils import translation
+from django.utils.translation import gettext_lazy as _
+
+log = logging.getLogger(__name__)
+
+KINDS = {
+    "invitation": (
+        _("Your invitation to safecoach"),
+        _("You have been invited to safecoach. Choose your password with this link:"),
+        _("The link works once and expires in %(days)d days. We never send passwords by e-mail."),
+    ),
+    "password_reset": (
+        _("Choose a new password for safecoach"),
+        _(
+            "Someone asked to choose a new password for your safecoach account. If it was you, use this link:"
+        ),
+        _(
+            "The link works once and expires in %(hours)d hours. If you did not ask for this, "
+            "ignore this e-mail: your password stays as it is."
+        ),
+    ),
+    # Security notices: something changed on the account; the link is the sign-in page.
+    "password_changed": (
+        _("Your safecoach password has been changed"),
+        _("The password of your safecoach account has just been changed. Sign in here:"),
+        _(
+            "If you did not do this, ask for a new password on the sign-in page at once and "
+            "tell your organisation."
+        ),
+    ),
+    "two_factor_off": (
+        _("Two-step verification is off for your safecoach account"),
+        _(
+            "Two-step verification has just been switched off for your safecoach account. Sign in here:"
+        ),
+        _(
+            "If you did not expect this, change your password and switch two-step verification "
+            "on again, and tell your organisation."
+        ),
+    ),
+}
+
+
+def sign_in_url():
+    return settings.SITE_URL + reverse("accounts:login")
+
+
+def render_account_mail(language, kind, url):
+    subject, lead, note = KINDS[kind]
+    values = {
+        "days": settings.SAFECOACH_INVITATION_DAYS,
+        "hours": max(1, settings.PASSWORD_RESET_TIMEOUT // 3600),
+    }
+    with translation.override(language):
+        subject = str(subject)
+        body = render_to_string(
+            "accounts/email/account.txt", {"lead": lead, "url": url, "note": str(note) % values}
+        )
+    return subject, body
+
+
+def send_account_mail(user, kind, url, background=False):
+    """Render now and send; a relay failure is logged without the link.
+
+    With `background` (and SAFECOACH_ACCOUNT_MAIL_IN_BACKGROUND on) the hand-off to the relay
+    happens on a separate thread, so the answer to the request does not wait for it: a reset
+    request for a known address then takes as long as one for an unknown address.
+    """
+    subject, body = render_account_mail(user.language, kind, url)
+    recipient, user_id = user.email, user.pk
+
+    def deliver():
+        try:
+            send_mail(subject, body, None, [recipient])
+        except Exception:  # the relay is down: say so in the log, never with the link
+            log.exception("could not send a %s mail to user %s", kind, user_id)
+
+    if background and settings.SAFECOACH_ACCOUNT_MAIL_IN_BACKGROUND:
+        threading.Thread(target=deliver, name=f"mail-{kind}", daemon=True).start()
+    else:
+        deliver()
