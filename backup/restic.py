@@ -44,6 +44,9 @@ EXIT_CODES = {
 }
 
 
+FORBIDDEN = "unexpected HTTP response (403)"
+
+
 def classify(returncode: int) -> Outcome:
     """Map a restic exit code to an Outcome; anything unknown is a failure."""
     return {
@@ -356,6 +359,10 @@ class Restic:
             )
             self.sleep(delays[i])
             waited += delays[i]
+        if result.outcome is Outcome.OK and FORBIDDEN in result.stderr:
+            # restic forget reports a refused removal but still exits 0: never call that ok.
+            refused = Result(result.argv, 1, result.messages, result.stdout, result.stderr)
+            raise explain(refused, self.repo)
         if result.outcome in allowed:
             return result
         raise explain(result, self.repo)

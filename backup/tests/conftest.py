@@ -163,7 +163,7 @@ def _populate(conn, rows: int) -> None:
     )
     conn.execute(
         "INSERT INTO coaching_message (author_id, body, meta, attachment, sent) "
-        "SELECT 1 + g % 50, 'Bericht ' || g || ' — é ü ∑ ' || md5(g::text), "
+        "SELECT 1 + g %% 50, 'Bericht ' || g || ' — é ü ∑ ' || md5(g::text), "
         "jsonb_build_object('n', g, 'tags', jsonb_build_array('a', g)), "
         "decode(md5(g::text), 'hex'), timestamptz '2025-02-01' + g * interval '1 minute' "
         "FROM generate_series(1, %s) g",
