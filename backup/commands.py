@@ -132,6 +132,9 @@ def _dump_failure(result: Result, db_name: str) -> str | None:
     )
 
 
+_FATAL = {Outcome.UNREACHABLE, Outcome.WRONG_PASSWORD, Outcome.NO_REPOSITORY, Outcome.LOCKED}
+
+
 def _summary(result: Result) -> dict[str, Any]:
     summaries = result.of_type("summary")
     return summaries[-1] if summaries else {}
@@ -194,6 +197,8 @@ def cmd_run(ctx: Context) -> int:
             errors.append(why or str(exc))
             code = exc.exit_code
             exit_code = code if exit_code in (EXIT_OK, EXIT_INCOMPLETE) else exit_code
+            if exc.outcome in _FATAL:
+                break  # the next part would fail the same way
             continue
         summary = _summary(result)
         snap = summary.get("snapshot_id", "")

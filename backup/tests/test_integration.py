@@ -195,7 +195,9 @@ def test_rest_server_append_only_refuses_forget(capsys, make_config, database_se
     after = snapshots(cfg)
     assert sorted(s["id"] for s in after) == sorted(s["id"] for s in before)
 
-    # the drill works through the REST server too
+    # check (which takes and removes an exclusive lock) and the drill work through it too
+    code, out, err = run_cli(capsys, cfg, "check", "--read-all")
+    assert code == 0 and "all data" in out, err
     code, _out, err = run_cli(capsys, cfg, "drill")
     assert code == 0, err
 
@@ -399,3 +401,23 @@ def test_sql_identifier_sanity(pg_server, live_db):
             sql.SQL("SELECT count(*) FROM {}").format(sql.Identifier("accounts_user"))
         ).fetchone()[0]
     assert n == 50
+
+
+def test_corrupt_pack_file_is_found(capsys, make_config, files_dir):
+    cfg = make_config(files={"paths": [str(files_dir)]})
+    assert run_cli(capsys, cfg, "init")[0] == 0
+    assert run_cli(capsys, cfg, "run")[0] == 0
+    packs = sorted(
+        (Path(load(cfg).repository.url) / "data").rglob("*"), key=lambda p: p.stat().st_size
+    )
+    biggest = [p for p in packs if p.is_file()][-1]
+    biggest.chmod(0o644)
+    raw = bytearray(biggest.read_bytes())
+    for i in range(100, len(raw), 997):
+        raw[i] ^= 0xFF
+    biggest.write_bytes(bytes(raw))
+    code, _out, err = run_cli(capsys, cfg, "check", "--read-all")
+    assert code == 1
+    assert "The repository check found errors" in err
+    assert metric(cfg, "success", "check") == 0
+    assert metric(cfg, "exit_status", "check") == 1
