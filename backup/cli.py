@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import argparse
+import signal
 import sys
+import threading
 from pathlib import Path
 
 from . import commands as c
@@ -75,8 +77,24 @@ def build_parser() -> argparse.ArgumentParser:
     return p
 
 
+def _terminate(signum, _frame):
+    # systemd stops a unit with SIGTERM: unwind like Ctrl-C so cleanup (scratch databases)
+    # runs and the failure is recorded.
+    raise KeyboardInterrupt
+
+
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    if threading.current_thread() is not threading.main_thread():
+        return _main(args)
+    previous = signal.signal(signal.SIGTERM, _terminate)
+    try:
+        return _main(args)
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
+def _main(args: argparse.Namespace) -> int:
     err = sys.stderr
 
     def fail(msg: str, code: int) -> int:

@@ -144,10 +144,7 @@ def cmd_run(ctx: Context) -> int:
     """The nightly job: the database dump, then the app's files; each its own snapshot."""
     cfg = ctx.config
     started = ctx.clock()
-    exit_code = EXIT_OK
     errors: list[str] = []
-    added = files_new = 0.0
-    snapshots = 0
     host = ctx.host_args()
 
     parts: list[tuple[str, list[str], dict[str, str] | None]] = []
@@ -180,6 +177,41 @@ def cmd_run(ctx: Context) -> int:
             )
         )
 
+    try:
+        exit_code, added, files_new, snapshots = _run_parts(ctx, parts, errors)
+    except KeyboardInterrupt:
+        duration = ctx.clock() - started
+        _record(ctx, metrics.Sample("run", False, EXIT_INTERRUPTED, duration))
+        raise
+    duration = ctx.clock() - started
+    ok = exit_code == EXIT_OK
+    _record(
+        ctx,
+        metrics.Sample(
+            "run",
+            ok,
+            exit_code,
+            duration,
+            bytes_added=added if ok else None,
+            files_new=files_new if ok else None,
+            snapshots=snapshots if ok else None,
+        ),
+    )
+    if errors:
+        if len(errors) == 1:
+            raise CommandError(errors[0], exit_code)
+        raise CommandError(" Also: ".join(errors), exit_code)
+    ctx.print(f"Backup finished in {duration:.1f} s: {snapshots} snapshot(s).")
+    return EXIT_OK
+
+
+def _run_parts(
+    ctx: Context, parts: list[tuple[str, list[str], dict[str, str] | None]], errors: list[str]
+) -> tuple[int, float, float, int]:
+    cfg = ctx.config
+    exit_code = EXIT_OK
+    added = files_new = 0.0
+    snapshots = 0
     for label, args, extra_env in parts:
         ctx.say(f"backing up {label}")
         t0 = ctx.clock()
@@ -221,27 +253,7 @@ def cmd_run(ctx: Context) -> int:
             f"{label}: snapshot {snap[:8]}, {human_bytes(summary.get('total_bytes_processed', 0))}"
             f" read, {human_bytes(summary.get('data_added', 0))} added, {took:.1f} s"
         )
-
-    duration = ctx.clock() - started
-    ok = exit_code == EXIT_OK
-    _record(
-        ctx,
-        metrics.Sample(
-            "run",
-            ok,
-            exit_code,
-            duration,
-            bytes_added=added if ok else None,
-            files_new=files_new if ok else None,
-            snapshots=snapshots if ok else None,
-        ),
-    )
-    if errors:
-        if len(errors) == 1:
-            raise CommandError(errors[0], exit_code)
-        raise CommandError(" Also: ".join(errors), exit_code)
-    ctx.print(f"Backup finished in {duration:.1f} s: {snapshots} snapshot(s).")
-    return EXIT_OK
+    return exit_code, added, files_new, snapshots
 
 
 # --------------------------------------------------------------------------- snapshots
@@ -315,6 +327,9 @@ def cmd_check(ctx: Context, read_all: bool = False) -> int:
         result = ctx.restic.run(args, allow=(Outcome.OK, Outcome.FAILURE))
         if result.outcome is Outcome.FAILURE:
             exit_code = EXIT_FAILURE
+            cause = explain(result, ctx.config.repository)
+            if not cause.generic:
+                raise cause
             raise CommandError(
                 f"The repository check found errors ({result.error_text()}); do not rely on "
                 "this repository until 'restic check' and 'restic repair' (see docs/backup.md) "
@@ -453,6 +468,9 @@ def cmd_drill(ctx: Context) -> int:
     started = ctx.clock()
     exit_code = EXIT_FAILURE
     try:
+        for old in pg.leftover_scratch_databases(db):
+            ctx.say(f"dropping '{old}', left behind by an interrupted drill")
+            pg.drop_database(db, old)
         snap = _latest(ctx, DB_TAG, "database")
         scratch = pg.scratch_name(db)
         ctx.say(f"restoring snapshot {snap['short_id']} ({snap['time'][:19]}) into '{scratch}'")

@@ -61,6 +61,20 @@ def scratch_name(db: Database, now: datetime | None = None) -> str:
     return f"{db.name[:40]}_drill_{stamp}"
 
 
+def leftover_scratch_databases(db: Database) -> list[str]:
+    """Scratch databases of earlier drills that were killed before they could drop them."""
+    prefix = f"{db.name[:40]}_drill_"
+    with connect(db, db.maintenance_db, autocommit=True) as conn:
+        rows = conn.execute(
+            "SELECT datname FROM pg_database WHERE starts_with(datname, %s)", (prefix,)
+        ).fetchall()
+    return sorted(
+        name
+        for (name,) in rows
+        if len(name) == len(prefix) + 14 and name[len(prefix) :].isdigit() and name != db.name
+    )
+
+
 def database_exists(db: Database, name: str) -> bool:
     with connect(db, db.maintenance_db, autocommit=True) as conn:
         row = conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", (name,)).fetchone()

@@ -71,6 +71,7 @@ class ResticError(Exception):
         self.outcome = outcome
         self.returncode = returncode
         self.result = result
+        self.generic = False  # True when no known cause was recognised
         super().__init__(message)
 
     @property
@@ -184,24 +185,8 @@ def run_process(
     err_chunks: list[bytes] = []
     reader = threading.Thread(target=lambda: err_chunks.append(proc.stderr.read()), daemon=True)
     reader.start()
-    messages: list[dict[str, Any]] = []
-    out_lines: list[str] = []
-    if stdout is None:
-        for raw in proc.stdout:
-            line = raw.decode("utf-8", "replace").rstrip("\n")
-            out_lines.append(line)
-            if line.startswith("{"):
-                try:
-                    msg = json.loads(line)
-                except json.JSONDecodeError:
-                    continue
-                messages.append(msg)
-                if on_message is not None:
-                    on_message(msg)
-            elif line.startswith("["):
-                with contextlib.suppress(json.JSONDecodeError):
-                    messages.append({"message_type": "list", "items": json.loads(line)})
     try:
+        messages, out_lines = _read_messages(proc, stdout is None, on_message)
         proc.wait(timeout=timeout)
     except subprocess.TimeoutExpired:
         proc.kill()
@@ -209,6 +194,10 @@ def run_process(
         raise ResticError(
             Outcome.FAILURE, f"restic {argv_command(argv)} did not finish within {timeout:.0f} s."
         ) from None
+    except BaseException:
+        # interrupted (SIGTERM from systemd, Ctrl-C): let restic stop and remove its lock
+        _stop(proc)
+        raise
     reader.join()
     stderr = b"".join(err_chunks).decode("utf-8", "replace")
     # restic also writes exit_error JSON to stderr; pick it up there.
@@ -217,6 +206,40 @@ def run_process(
             with contextlib.suppress(json.JSONDecodeError):
                 messages.append(json.loads(line))
     return Result(argv, proc.returncode, messages, "\n".join(out_lines), stderr)
+
+
+def _stop(proc: subprocess.Popen, grace: float = 30.0) -> None:
+    if proc.poll() is None:
+        proc.terminate()
+        try:
+            proc.wait(timeout=grace)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+
+
+def _read_messages(
+    proc: subprocess.Popen, parse: bool, on_message: Progress | None
+) -> tuple[list[dict[str, Any]], list[str]]:
+    messages: list[dict[str, Any]] = []
+    out_lines: list[str] = []
+    if not parse:
+        return messages, out_lines
+    for raw in proc.stdout:
+        line = raw.decode("utf-8", "replace").rstrip("\n")
+        out_lines.append(line)
+        if line.startswith("{"):
+            try:
+                msg = json.loads(line)
+            except json.JSONDecodeError:
+                continue
+            messages.append(msg)
+            if on_message is not None:
+                on_message(msg)
+        elif line.startswith("["):
+            with contextlib.suppress(json.JSONDecodeError):
+                messages.append({"message_type": "list", "items": json.loads(line)})
+    return messages, out_lines
 
 
 def argv_command(argv: Sequence[str]) -> str:
@@ -272,8 +295,20 @@ def explain(result: Result, repo: Repository) -> ResticError:
             f"Cannot reach the backup server for {repo.url} ({detail}); check that it is "
             "running and that the firewall allows this host."
         )
+    elif "unknown flag" in low or "unknown command" in low:
+        msg = (
+            f"restic at '{repo.restic}' is too old for this tool ({detail}); install restic "
+            "0.17 or newer (Debian 13's package) or set [repository] restic to its path."
+        )
     else:
-        msg = f"restic {cmd} failed with exit status {result.returncode}: {detail}"
+        err = ResticError(
+            outcome,
+            f"restic {cmd} failed with exit status {result.returncode}: {detail}",
+            result.returncode,
+            result,
+        )
+        err.generic = True
+        return err
     return ResticError(outcome, msg, result.returncode, result)
 
 

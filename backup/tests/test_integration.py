@@ -9,6 +9,7 @@ from __future__ import annotations
 import os
 import signal
 import subprocess
+import sys
 import time
 from pathlib import Path
 
@@ -134,12 +135,17 @@ def test_local_repository_full_cycle(
     code, _out, err = run_cli(capsys, cfg, "restore", "--database", copy)
     assert code == 2 and "already exists" in err
 
-    # the drill restores into a scratch database, finds it identical, and drops it
+    # the drill restores into a scratch database, finds it identical, and drops it; it also
+    # drops scratch databases that a killed drill left behind
+    leftover = f"{live_db}_drill_20200101000000"
+    with pg_server.connect() as conn:
+        conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(leftover)))
     t0 = time.monotonic()
     code, out, err = run_cli(capsys, cfg, "drill")
     took = time.monotonic() - t0
     assert code == 0, err
     assert "Drill passed" in out and "4 tables" in out and "2070 rows" in out
+    assert f"dropping '{leftover}', left behind by an interrupted drill" in err
     with capsys.disabled():
         print(f"\nFIGURE drill (restore + compare, 2070 rows): {took:.2f} s")
     assert metric(cfg, "success", "drill") == 1
@@ -312,6 +318,7 @@ def _hold_lock(config: Path, seconds: int) -> subprocess.Popen:
         [cfg.repository.restic, "backup", "--tag", "holder", "--stdin-filename", "hold",
          "--stdin-from-command", "--", "sleep", str(seconds)],
         env=restic_env(config), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        start_new_session=True,
     )  # fmt: skip
     locks_dir = Path(cfg.repository.url) / "locks"
     deadline = time.monotonic() + 15
@@ -342,7 +349,7 @@ def test_locked_repository_retries_then_fails_then_unlock(capsys, make_config, f
         code, out, _ = run_cli(capsys, cfg, "unlock")
         assert code == 0 and "Removed 0 stale lock(s); 1 lock(s)" in out
     finally:
-        holder.send_signal(signal.SIGKILL)  # dies without removing its lock: now stale
+        os.killpg(holder.pid, signal.SIGKILL)  # dies without removing its lock: now stale
         holder.wait()
     locks = Path(load(cfg).repository.url) / "locks"
     assert len(list(locks.iterdir())) == 1
@@ -421,3 +428,32 @@ def test_corrupt_pack_file_is_found(capsys, make_config, files_dir):
     assert "The repository check found errors" in err
     assert metric(cfg, "success", "check") == 0
     assert metric(cfg, "exit_status", "check") == 1
+
+
+def test_sigterm_during_backup_stops_cleanly(make_config, database_section, tmp_path):
+    # systemd stops the unit with SIGTERM: no snapshot, restic's lock removed, exit 130 recorded
+    slow_dump = tmp_path / "pg_dump_slow"
+    slow_dump.write_text('#!/bin/sh\npg_dump "$@"\nexec sleep 60\n')
+    slow_dump.chmod(0o755)
+    cfg = make_config(database={**database_section, "pg_dump": str(slow_dump)})
+    env = {**os.environ, "SAFECOACH_BACKUP_CONFIG": str(cfg)}
+    cmd = [sys.executable, "-m", "backup.cli"]
+    assert subprocess.run([*cmd, "init"], env=env, capture_output=True, check=False).returncode == 0
+    proc = subprocess.Popen([*cmd, "run"], env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                            text=True)  # fmt: skip
+    locks = Path(load(cfg).repository.url) / "locks"
+    deadline = time.monotonic() + 15
+    while not any(locks.iterdir()):
+        assert time.monotonic() < deadline and proc.poll() is None, proc.stderr.read()
+        time.sleep(0.05)
+    time.sleep(0.5)
+    t0 = time.monotonic()
+    proc.send_signal(signal.SIGTERM)
+    _out, err = proc.communicate(timeout=40)
+    assert time.monotonic() - t0 < 35
+    assert proc.returncode == 130, err
+    assert "interrupted; a backup in progress was not saved" in err
+    assert "Traceback" not in err
+    assert list(locks.iterdir()) == []
+    assert snapshots(cfg) == []
+    assert metric(cfg, "exit_status", "run") == 130

@@ -253,7 +253,11 @@ def test_explain_sentences(tmp_path):
     assert "disk is full" in str(e)
     e = _explain(tmp_path, 1, message="dial tcp 10.0.0.1:8000: connect: connection refused")
     assert e.exit_code == 13 and "Cannot reach the backup server" in str(e)
+    e = _explain(tmp_path, 1, stderr="unknown flag: --stdin-from-command")
+    assert "too old for this tool" in str(e) and "0.17 or newer" in str(e)
+    assert not e.generic
     e = _explain(tmp_path, 1, message="Fatal: something new")
+    assert e.generic
     assert str(e) == "restic backup failed with exit status 1: Fatal: something new"
 
 
