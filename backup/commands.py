@@ -454,7 +454,7 @@ def cmd_restore(
     summary = _summary(result)
     ctx.print(
         f"Restored snapshot {snap['short_id']} to {target}: "
-        f"{summary.get('files_restored', 0)} file(s), "
+        f"{summary.get('files_restored', 0)} item(s), "
         f"{human_bytes(summary.get('bytes_restored', 0))} in {ctx.clock() - started:.1f} s."
     )
     return EXIT_OK

@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import subprocess
 import threading
+import time
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -99,9 +100,33 @@ def drop_database(db: Database, name: str) -> None:
     if name == db.name:
         raise DatabaseError(f"Refusing to drop the live database '{name}'.")
     with connect(db, db.maintenance_db, autocommit=True) as conn:
-        conn.execute(
-            sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name))
-        )
+        drop_with(conn, name)
+
+
+def drop_with(conn, name: str, attempts: int = 20, sleep=time.sleep) -> None:
+    """DROP DATABASE on an autocommit connection, robust against transient connections.
+
+    A plain DROP makes autovacuum workers (busy with a freshly restored database) leave;
+    WITH (FORCE) ends other sessions but cannot end autovacuum workers as a non-superuser, so
+    it is the fallback for sessions only, and a refusal is retried briefly.
+    """
+    ident = sql.Identifier(name)
+    for attempt in range(attempts):
+        try:
+            conn.execute(sql.SQL("DROP DATABASE IF EXISTS {}").format(ident))
+            return
+        except psycopg.errors.ObjectInUse:
+            pass
+        try:
+            conn.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(ident))
+            return
+        except (psycopg.errors.ObjectInUse, psycopg.errors.InsufficientPrivilege):
+            if attempt == attempts - 1:
+                raise DatabaseError(
+                    f"Cannot drop database '{name}': other sessions stay connected to it; "
+                    "end them and drop it by hand."
+                ) from None
+            sleep(0.5)
 
 
 def restore_stream(

@@ -30,6 +30,7 @@ REPO_ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO_ROOT))
 
 from backup import cli  # noqa: E402
+from backup.pg import drop_with  # noqa: E402
 
 ROLE, ROLE_PASSWORD = "safecoach_backup_test", "safecoach-backup-test-only"
 
@@ -162,9 +163,7 @@ textfile_dir = "{work}/metrics"
     finally:
         with psycopg.connect(dsn, autocommit=True) as conn:
             for db in (name, f"{name}_restored"):
-                conn.execute(
-                    sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(db))
-                )
+                drop_with(conn, db)
         shutil.rmtree(work, ignore_errors=True)
 
     mib = 1024 * 1024

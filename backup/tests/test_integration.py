@@ -6,6 +6,7 @@ SAFECOACH_BACKUP_TEST_DSN or the local cluster (see conftest.py).
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import subprocess
@@ -99,6 +100,10 @@ def test_local_repository_full_cycle(
 
     code, out, _ = run_cli(capsys, cfg, "snapshots")
     assert code == 0 and "2 snapshot(s)." in out and "safecoach,db" in out
+    code, out, _ = run_cli(capsys, cfg, "snapshots", "--json")
+    assert code == 0 and sorted(s["tags"][1] for s in json.loads(out)) == ["db", "files"]
+    code, out, _ = run_cli(capsys, cfg, "unlock")
+    assert code == 0 and "The repository has no locks." in out
 
     code, out, err = run_cli(capsys, cfg, "check")
     assert code == 0, err
@@ -122,6 +127,11 @@ def test_local_repository_full_cycle(
     assert not (got / "skip.tmp").exists()
     code, _out, err = run_cli(capsys, cfg, "restore", "--target", str(target))
     assert code == 2 and "not an empty directory" in err
+    only = tmp_path / "only-one"
+    wanted = str(files_dir / "uploads" / "exercise.txt")
+    code, out, err = run_cli(capsys, cfg, "restore", "--target", str(only), "--include", wanted)
+    assert code == 0 and "item(s)" in out, err
+    assert [p.name for p in only.rglob("*") if p.is_file()] == ["exercise.txt"]
 
     # restore the dump into a new database; the live one is refused
     code, _out, err = run_cli(capsys, cfg, "restore", "--database", live_db)
@@ -360,15 +370,15 @@ def test_locked_repository_retries_then_fails_then_unlock(capsys, make_config, f
     # held briefly: the retries outlast it and the check succeeds
     slow = make_config(
         files={"paths": [str(files_dir)]},
-        repository={"lock_retries": 6, "lock_retry_delay": 0.5, "lock_retry_max_delay": 1},
+        repository={"lock_retries": 15, "lock_retry_delay": 0.5, "lock_retry_max_delay": 1},
     )
-    holder = _hold_lock(slow, 2)
+    holder = _hold_lock(slow, 5)
     try:
         code, out, err = run_cli(capsys, slow, "check")
     finally:
         holder.wait(timeout=30)
     assert code == 0, err
-    assert "retrying in" in err and "Repository check passed" in out
+    assert "retrying in" in err and "Repository check passed" in out, err
 
 
 def test_status_fails_when_backups_are_missing(capsys, make_config, files_dir, database_section):
