@@ -331,9 +331,9 @@ def cmd_check(ctx: Context, read_all: bool = False) -> int:
             if not cause.generic:
                 raise cause
             raise CommandError(
-                f"The repository check found errors ({result.error_text()}); do not rely on "
-                "this repository until 'restic check' and 'restic repair' (see docs/backup.md) "
-                "fix them, and run a backup to a fresh repository meanwhile.",
+                f"The repository check found errors ({result.error_text()}); run the next "
+                "backup to a fresh repository and repair this one on the backup host (see "
+                "'Damaged repository' in docs/backup.md).",
                 EXIT_FAILURE,
             )
     except ResticError as exc:

@@ -273,13 +273,13 @@ def explain(result: Result, repo: Repository) -> ResticError:
             f"restic {cmd} saved an incomplete snapshot because some files could not be read "
             f"({detail}); fix the file permissions or paths and run the backup again."
         )
-    elif ("401" in low and "unauthorized" in low) or "unexpected http response (401)" in low:
+    elif "unexpected http response (401)" in low or "401 unauthorized" in low:
         outcome = Outcome.FAILURE
         msg = (
             f"The backup server at {repo.url} refused the REST credentials of user "
             f"'{repo.rest_username}'; check rest_username and rest_password_file."
         )
-    elif "403" in low or "forbidden" in low:
+    elif "unexpected http response (403)" in low or "403 forbidden" in low:
         msg = (
             f"The backup server at {repo.url} refused restic {cmd} (403 forbidden: the "
             "server is append-only or the user may not use this repository)."
