@@ -85,7 +85,9 @@ def _record(ctx: Context, sample: metrics.Sample) -> None:
 
 
 def cmd_init(ctx: Context) -> int:
-    probe = ctx.restic.run(["cat", "config"], allow=(Outcome.OK, Outcome.NO_REPOSITORY))
+    probe = ctx.restic.run(
+        ["cat", "config", "--no-lock"], allow=(Outcome.OK, Outcome.NO_REPOSITORY)
+    )
     if probe.outcome is Outcome.OK:
         ctx.print(f"The repository at {ctx.config.repository.url} already exists; nothing to do.")
         return EXIT_OK
@@ -260,7 +262,8 @@ def _run_parts(
 
 
 def list_snapshots(ctx: Context, *tags: str) -> list[dict[str, Any]]:
-    args = ["snapshots", *ctx.host_args()]
+    # read-only: no lock, so listing works even while the server prunes
+    args = ["snapshots", "--no-lock", *ctx.host_args()]
     for t in tags:
         args += ["--tag", t]
     result = ctx.restic.run(args)

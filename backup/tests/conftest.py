@@ -20,6 +20,8 @@ import psycopg
 import pytest
 from psycopg import sql
 
+from backup.pg import drop_with
+
 REPO_ROOT = Path(__file__).resolve().parents[2]
 TEST_ROLE = "safecoach_backup_test"
 TEST_ROLE_PASSWORD = "safecoach-backup-test-only"  # throwaway, local cluster only
@@ -191,9 +193,7 @@ def live_db(pg_server: PgServer):
             (name, f"{name}\\_%"),
         ).fetchall()
         for (db,) in rows:
-            conn.execute(
-                sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(db))
-            )
+            drop_with(conn, db)
 
 
 # --------------------------------------------------------------------------- config files

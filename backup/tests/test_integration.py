@@ -45,7 +45,7 @@ def restic_env(config: Path) -> dict[str, str]:
 def snapshots(config: Path, tag: str | None = None) -> list[dict]:
     cfg = load(config)
     r = Restic(cfg.repository)
-    args = ["snapshots"] + (["--tag", tag] if tag else [])
+    args = ["snapshots", "--no-lock"] + (["--tag", tag] if tag else [])
     result = r.run(args)
     return next(m["items"] for m in result.messages if m.get("message_type") == "list")
 
@@ -467,3 +467,32 @@ def test_sigterm_during_backup_stops_cleanly(make_config, database_section, tmp_
     assert list(locks.iterdir()) == []
     assert snapshots(cfg) == []
     assert metric(cfg, "exit_status", "run") == 130
+
+
+def test_full_disk_is_a_sentence_and_saves_no_snapshot(make_config, files_dir, tmp_path):
+    # The repository lives on a 1 MiB tmpfs, mounted in a private mount namespace of the
+    # command (unshare -m), so nothing outside this test sees it.
+    repo = tmp_path / "small-disk"
+    repo.mkdir()
+    (files_dir / "big.bin").write_bytes(os.urandom(3 * 1024 * 1024))
+    cfg = make_config(repository={"url": str(repo / "repo")}, files={"paths": [str(files_dir)]})
+    py = sys.executable
+    script = (
+        'mount -t tmpfs -o size=1m tmpfs "$1" || exit 99\n'
+        '"$2" -m backup.cli init >/dev/null || exit 98\n'
+        '"$2" -m backup.cli run >"$3/run.out" 2>"$3/run.err"; echo $? >"$3/run.rc"\n'
+        '"$2" -m backup.cli -q snapshots --json >"$3/snaps.json"\n'
+    )
+    proc = subprocess.run(
+        ["unshare", "-m", "--propagation", "private", "sh", "-c", script, "sh", str(repo), py,
+         str(tmp_path)],
+        env={**os.environ, "SAFECOACH_BACKUP_CONFIG": str(cfg)}, capture_output=True, text=True,
+        timeout=120, check=False,
+    )  # fmt: skip
+    assert proc.returncode == 0, f"could not set up the small disk: {proc.stderr}"
+    err = (tmp_path / "run.err").read_text()
+    assert (tmp_path / "run.rc").read_text().strip() == "1", err
+    assert "because a disk is full" in err and "no space left on device" in err
+    assert "Traceback" not in err
+    assert json.loads((tmp_path / "snaps.json").read_text()) == []
+    assert metric(cfg, "success", "run") == 0

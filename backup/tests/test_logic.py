@@ -374,3 +374,30 @@ def test_scratch_name_is_valid_and_distinct():
 
 def test_files_default_is_empty():
     assert Files().paths == ()
+
+
+def test_progress_lines_are_throttled(tmp_path):
+    now = [0.0]
+    err = io.StringIO()
+    cfg = load_local(tmp_path)
+    ctx = commands.Context(
+        cfg,
+        Restic(cfg.repository, runner=FakeRunner([]), check_reachable=False),
+        out=io.StringIO(),
+        err=err,
+        progress_interval=10,
+        clock=lambda: now[0],
+    )
+    show = commands._ProgressPrinter(ctx, "backup files")
+    status = {"message_type": "status", "bytes_done": 3 * 1024**2, "total_bytes": 6 * 1024**2,
+              "percent_done": 0.5, "seconds_elapsed": 12}  # fmt: skip
+    for t in (1, 5, 11, 12, 25):
+        now[0] = t
+        show(status)
+    show({"message_type": "summary"})
+    lines = err.getvalue().splitlines()
+    assert lines == ["safecoach-backup: backup files: 3.0 MiB of 6.0 MiB (50%) read after 12 s"] * 2
+    ctx.quiet = True
+    now[0] = 100
+    show(status)
+    assert len(err.getvalue().splitlines()) == 2
