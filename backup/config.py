@@ -294,6 +294,8 @@ def validate(data: dict[str, Any], path: Path, *, check_secret_modes: bool = Tru
     if rest_user is not None and url is not None and not url.startswith("rest:"):
         c.fail("[repository] rest_username is only for a rest: URL; remove it or fix url.")
     cacert = c.string(repo, "repository", "cacert")
+    if cacert is not None and not Path(cacert).is_file():
+        c.fail(f"[repository] cacert: {cacert} does not exist; put the server's CA file there.")
     retry = Retry(
         attempts=c.number(repo, "repository", "lock_retries", 5, minimum=1, integer=True) or 5,
         initial_delay=float(c.number(repo, "repository", "lock_retry_delay", 10.0, minimum=0)),
@@ -365,8 +367,9 @@ def validate(data: dict[str, Any], path: Path, *, check_secret_modes: bool = Tru
     met = c.section(data, "metrics", required=False) or {}
     c.unknown(met, "metrics", {"textfile_dir", "max_age_hours"})
     metrics_dir = c.string(met, "metrics", "textfile_dir")
-    if metrics_dir is not None and not Path(metrics_dir).is_dir():
-        c.fail(f"[metrics] textfile_dir: {metrics_dir} is not a directory; create it or fix it.")
+    # A missing directory is only warned about when writing: metrics must never stop a backup.
+    if metrics_dir is not None and not metrics_dir.startswith("/"):
+        c.fail(f"[metrics] textfile_dir must be an absolute path, not '{metrics_dir}'.")
     max_age = c.number(met, "metrics", "max_age_hours", 26.0, minimum=1)
 
     host = data.get("host")

