@@ -381,10 +381,12 @@ class Restic:
             if result.outcome is not Outcome.LOCKED or Outcome.LOCKED in allowed:
                 break
             if i == len(delays):
-                err = explain(result, self.repo)
                 raise ResticError(
                     Outcome.LOCKED,
-                    f"{err} (gave up after {i + 1} attempts over {waited:.0f} s)",
+                    f"The repository at {self.repo.url} is locked by another restic process "
+                    f"({result.error_text()}); gave up after {i + 1} attempts over "
+                    f"{waited:.0f} s: wait for it to finish, or if none is running remove "
+                    "stale locks with 'safecoach-backup unlock'.",
                     result.returncode,
                     result,
                 )
