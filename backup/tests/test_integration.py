@@ -457,6 +457,20 @@ def test_sigterm_during_backup_stops_cleanly(make_config, database_section, tmp_
         assert time.monotonic() < deadline and proc.poll() is None, proc.stderr.read()
         time.sleep(0.05)
     time.sleep(0.5)
+    # while restic and the dump run, no process shows a secret on its command line
+    from backup.tests.conftest import REPO_PASSWORD
+
+    secrets_ = [REPO_PASSWORD, Path(database_section["password_file"]).read_text().strip()]
+    seen = 0
+    for cmdline in Path("/proc").glob("[0-9]*/cmdline"):
+        try:
+            text = cmdline.read_bytes().replace(b"\0", b" ").decode(errors="replace")
+        except OSError:
+            continue
+        seen += "restic" in text or "pg_dump" in text
+        for secret in secrets_:
+            assert secret not in text, f"a secret is visible in {cmdline}"
+    assert seen >= 1  # restic, whose argv carries the pg_dump command line too
     t0 = time.monotonic()
     proc.send_signal(signal.SIGTERM)
     _out, err = proc.communicate(timeout=40)
