@@ -60,6 +60,10 @@ def files_dir(tmp_path: Path) -> Path:
     return d
 
 
+@pytest.mark.control("BK-01")
+@pytest.mark.control("BK-04")
+@pytest.mark.control("BK-05")
+@pytest.mark.control("BK-06")
 def test_local_repository_full_cycle(
     capsys, make_config, database_section, files_dir, tmp_path, pg_server, live_db
 ):
@@ -175,6 +179,7 @@ def test_local_repository_full_cycle(
     assert metric(cfg, "exit_status", "drill") == 4
 
 
+@pytest.mark.control("BK-03")
 def test_rest_server_append_only_refuses_forget(capsys, make_config, database_section, rest_server,
                                                tmp_path):  # fmt: skip
     rest_pw = tmp_path / "rest-pw"
@@ -237,6 +242,7 @@ def test_rest_server_append_only_refuses_forget(capsys, make_config, database_se
     assert code != 0 and "error:" in err
 
 
+@pytest.mark.control("BK-06")
 def test_unreachable_server_fails_fast(capsys, make_config, database_section, tmp_path):
     from backup.tests.conftest import free_port
 
@@ -263,6 +269,8 @@ def test_unreachable_server_fails_fast(capsys, make_config, database_section, tm
     assert metric(cfg, "exit_status", "run") == 13
 
 
+@pytest.mark.control("BK-02")
+@pytest.mark.control("BK-06")
 def test_wrong_repository_password(capsys, make_config, files_dir, tmp_path):
     cfg = make_config(files={"paths": [str(files_dir)]})
     assert run_cli(capsys, cfg, "init")[0] == 0
@@ -279,6 +287,8 @@ def test_wrong_repository_password(capsys, make_config, files_dir, tmp_path):
     assert metric(bad, "last_success_timestamp_seconds", "run") > 0  # from the earlier good run
 
 
+@pytest.mark.control("BK-01")
+@pytest.mark.control("BK-06")
 def test_dump_failing_midway_saves_no_snapshot(
     capsys, make_config, database_section, tmp_path, live_db
 ):
@@ -309,6 +319,7 @@ def test_dump_failing_midway_saves_no_snapshot(
     assert len(snapshots(cfg, "db")) == 1
 
 
+@pytest.mark.control("BK-06")
 def test_incomplete_snapshot_is_a_warning_of_its_own(capsys, make_config, files_dir):
     # /proc/self/mem cannot be read: restic saves the rest and exits 3
     cfg = make_config(files={"paths": [str(files_dir), "/proc/self/mem"]})
@@ -338,6 +349,7 @@ def _hold_lock(config: Path, seconds: int) -> subprocess.Popen:
     return proc
 
 
+@pytest.mark.control("BK-06")
 def test_locked_repository_retries_then_fails_then_unlock(capsys, make_config, files_dir):
     cfg = make_config(
         files={"paths": [str(files_dir)]},
@@ -381,6 +393,7 @@ def test_locked_repository_retries_then_fails_then_unlock(capsys, make_config, f
     assert "retrying in" in err and "Repository check passed" in out, err
 
 
+@pytest.mark.control("BK-06")
 def test_status_fails_when_backups_are_missing(capsys, make_config, files_dir, database_section):
     cfg = make_config(files={"paths": [str(files_dir)]}, database=database_section)
     assert run_cli(capsys, cfg, "init")[0] == 0
@@ -420,6 +433,7 @@ def test_sql_identifier_sanity(pg_server, live_db):
     assert n == 50
 
 
+@pytest.mark.control("BK-05")
 def test_corrupt_pack_file_is_found(capsys, make_config, files_dir):
     cfg = make_config(files={"paths": [str(files_dir)]})
     assert run_cli(capsys, cfg, "init")[0] == 0
@@ -440,6 +454,8 @@ def test_corrupt_pack_file_is_found(capsys, make_config, files_dir):
     assert metric(cfg, "exit_status", "check") == 1
 
 
+@pytest.mark.control("BK-01")
+@pytest.mark.control("BK-02")
 def test_sigterm_during_backup_stops_cleanly(make_config, database_section, tmp_path):
     # systemd stops the unit with SIGTERM: no snapshot, restic's lock removed, exit 130 recorded
     slow_dump = tmp_path / "pg_dump_slow"
@@ -483,6 +499,8 @@ def test_sigterm_during_backup_stops_cleanly(make_config, database_section, tmp_
     assert metric(cfg, "exit_status", "run") == 130
 
 
+@pytest.mark.control("BK-01")
+@pytest.mark.control("BK-06")
 def test_full_disk_is_a_sentence_and_saves_no_snapshot(make_config, files_dir, tmp_path):
     # The repository lives on a 1 MiB tmpfs, mounted in a private mount namespace of the
     # command (unshare -m), so nothing outside this test sees it.

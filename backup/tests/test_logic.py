@@ -111,6 +111,7 @@ class FakeRunner:
         return Result(argv, code, msgs, stderr="")
 
 
+@pytest.mark.control("BK-02")
 def test_no_secret_on_any_command_line(config):
     cfg = load(config)
     runner = FakeRunner([0, 0])
