@@ -556,6 +556,8 @@ def cmd_status(ctx: Context) -> int:
             when = datetime.fromtimestamp(ts, UTC).strftime("%Y-%m-%d %H:%M")
             status = prev.get(("exit_status", cmd), 0)
             ctx.print(f"  last {cmd}: {'ok' if ok else f'FAILED (exit {status:.0f})'} at {when}")
+            if not ok:
+                problems.append(f"the last {cmd} failed with exit {status:.0f} at {when} UTC")
     if problems:
         raise CommandError(
             "Backups are not current: " + "; ".join(problems) + ". Check the nightly timer "

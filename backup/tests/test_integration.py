@@ -285,6 +285,9 @@ def test_wrong_repository_password(capsys, make_config, files_dir, tmp_path):
         assert f"The password in {wrong} does not open the repository" in err
     assert metric(bad, "exit_status", "run") == 12
     assert metric(bad, "last_success_timestamp_seconds", "run") > 0  # from the earlier good run
+    code, out, err = run_cli(capsys, cfg, "status")
+    assert code == 1 and "last run: FAILED (exit 12)" in out
+    assert "Backups are not current: the last run failed with exit 12" in err
 
 
 @pytest.mark.control("BK-01")
