@@ -166,7 +166,14 @@ def restore_stream(
             "[database] pg_restore."
         ) from None
     dumper.stdout.close()
-    _out, r_err = restorer.communicate()
+    try:
+        _out, r_err = restorer.communicate()
+    except BaseException:  # interrupted: stop both, so the caller can drop the database
+        for proc in (restorer, dumper):
+            proc.terminate()
+        for proc in (restorer, dumper):
+            proc.wait()
+        raise
     if restorer.returncode != 0 and dumper.poll() is None:
         dumper.kill()
     dumper.wait()
@@ -199,12 +206,16 @@ def table_facts(db: Database, dbname: str) -> dict[str, TableFacts]:
             """
         ).fetchall()
         for schema, table in tables:
+            # Order-independent and streaming (constant memory, no sort): the sums of the two
+            # 64-bit halves of each row's md5. PostgreSQL sums bigints as numeric: no overflow.
             query = sql.SQL(
-                "SELECT count(*), md5(coalesce(string_agg(md5(t::text), '' ORDER BY md5(t::text)),"
-                " '')) FROM {}.{} AS t"
+                "SELECT count(*),"
+                " coalesce(sum(('x' || substr(md5(t::text), 1, 16))::bit(64)::bigint), 0),"
+                " coalesce(sum(('x' || substr(md5(t::text), 17, 16))::bit(64)::bigint), 0)"
+                " FROM {}.{} AS t"
             ).format(sql.Identifier(schema), sql.Identifier(table))
-            rows, checksum = conn.execute(query).fetchone()
-            facts[f"{schema}.{table}"] = TableFacts(int(rows), checksum)
+            rows, high, low = conn.execute(query).fetchone()
+            facts[f"{schema}.{table}"] = TableFacts(int(rows), f"{high}:{low}")
     return facts
 
 
