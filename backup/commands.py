@@ -7,6 +7,7 @@ import json
 import sys
 import time
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from pathlib import Path
@@ -483,8 +484,10 @@ def cmd_drill(ctx: Context) -> int:
             _restore_database(ctx, snap, scratch)
             restore_took = ctx.clock() - t0
             ctx.say("comparing tables, row counts and checksums with the live database")
-            live = pg.table_facts(db, db.name)
-            restored = pg.table_facts(db, scratch)
+            with ThreadPoolExecutor(max_workers=2) as pool:  # both databases at once
+                live_f = pool.submit(pg.table_facts, db, db.name)
+                restored_f = pool.submit(pg.table_facts, db, scratch)
+                live, restored = live_f.result(), restored_f.result()
         finally:
             pg.drop_database(db, scratch)
         diffs = pg.compare(live, restored)
