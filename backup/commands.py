@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import itertools
 import json
 import sys
 import time
@@ -279,7 +280,7 @@ def _parse_time(value: str) -> datetime:
     head, _, rest = value.partition(".")
     if not rest:
         return datetime.fromisoformat(value)
-    digits = "".join(ch for ch in rest if ch.isdigit())
+    digits = "".join(itertools.takewhile(str.isdigit, rest))
     tz = rest[len(digits) :]
     return datetime.fromisoformat(f"{head}.{digits[:6]:0<6}{tz.replace('Z', '+00:00')}")
 

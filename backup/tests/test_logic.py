@@ -416,3 +416,25 @@ def test_missing_metrics_dir_only_warns(tmp_path):
     )
     assert commands.cmd_run(ctx) == 0
     assert "warning: could not write metrics to" in err.getvalue()
+
+
+@pytest.mark.parametrize(
+    "value",
+    [
+        "2026-11-27T05:20:00.123456789Z",
+        "2026-11-27T06:20:00.123456789+01:00",
+        "2026-11-27T00:20:00.5-05:00",
+        "2026-11-27T05:20:00Z",
+    ],
+)
+def test_restic_times_keep_their_offset_whatever_the_zone(value):
+    """restic prints local time with an offset; nanoseconds must not swallow the offset."""
+    from datetime import UTC, datetime
+
+    from backup.commands import _parse_time
+
+    parsed = _parse_time(value)
+    assert parsed.tzinfo is not None
+    assert parsed.astimezone(UTC).replace(microsecond=0) == datetime(
+        2026, 11, 27, 5, 20, tzinfo=UTC
+    )
