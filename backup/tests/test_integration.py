@@ -159,6 +159,7 @@ def test_local_repository_full_cycle(
     took = time.monotonic() - t0
     assert code == 0, err
     assert "Drill passed" in out and "4 tables" in out and "2070 rows" in out
+    assert "3 sequences" in out
     assert f"dropping '{leftover}', left behind by an interrupted drill" in err
     with capsys.disabled():
         print(f"\nFIGURE drill (restore + compare, 2070 rows): {took:.2f} s")
@@ -172,9 +173,11 @@ def test_local_repository_full_cycle(
     # a change after the backup makes the drill report the difference (exit 4)
     with pg_server.connect(live_db) as conn:
         conn.execute("UPDATE coaching_message SET body = 'changed' WHERE id = 7")
+        conn.execute("SELECT nextval('coaching_message_id_seq')")
     code, _out, err = run_cli(capsys, cfg, "drill")
     assert code == 4, err
     assert "public.coaching_message has the same row count but different contents" in err
+    assert "sequence public.coaching_message_id_seq is at 2001 live but 2000 restored" in err
     assert metric(cfg, "success", "drill") == 0
     assert metric(cfg, "exit_status", "drill") == 4
 

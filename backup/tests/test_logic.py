@@ -416,3 +416,13 @@ def test_missing_metrics_dir_only_warns(tmp_path):
     )
     assert commands.cmd_run(ctx) == 0
     assert "warning: could not write metrics to" in err.getvalue()
+
+
+def test_compare_sequences():
+    assert pg.compare_sequences({"public.a_id_seq": 5}, {"public.a_id_seq": 5}) == []
+    assert pg.compare_sequences(
+        {"public.a_id_seq": 6, "public.b": None}, {"public.a_id_seq": 5}
+    ) == [
+        "sequence public.a_id_seq is at 6 live but 5 restored",
+        "sequence public.b is in the live database but not in the restored one",
+    ]
