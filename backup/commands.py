@@ -113,7 +113,8 @@ class _ProgressPrinter:
         if now - self.last < self.ctx.progress_interval:
             return
         self.last = now
-        done = human_bytes(msg.get("bytes_done", 0))
+        # backup reports bytes_done, restore bytes_restored
+        done = human_bytes(msg.get("bytes_done", msg.get("bytes_restored", 0)))
         pct = msg.get("percent_done")
         total = msg.get("total_bytes")
         share = f" of {human_bytes(total)} ({pct * 100:.0f}%)" if total and pct else ""

@@ -426,3 +426,29 @@ def test_compare_sequences():
         "sequence public.a_id_seq is at 6 live but 5 restored",
         "sequence public.b is in the live database but not in the restored one",
     ]
+
+
+def test_progress_understands_restore_status(tmp_path):
+    now = [100.0]
+    err = io.StringIO()
+    cfg = load_local(tmp_path)
+    ctx = commands.Context(
+        cfg,
+        Restic(cfg.repository, runner=FakeRunner([]), check_reachable=False),
+        out=io.StringIO(),
+        err=err,
+        progress_interval=1,
+        clock=lambda: now[0],
+    )
+    show = commands._ProgressPrinter(ctx, "restore")
+    now[0] = 102.0
+    show(
+        {
+            "message_type": "status",
+            "bytes_restored": 2048,
+            "total_bytes": 4096,
+            "percent_done": 0.5,
+            "seconds_elapsed": 3,
+        }
+    )
+    assert "restore: 2.0 KiB of 4.0 KiB (50%) read after 3 s" in err.getvalue()
