@@ -8,6 +8,8 @@ import sys
 import threading
 from pathlib import Path
 
+import psycopg
+
 from . import commands as c
 from . import config as config_mod
 from .pg import DatabaseError
@@ -140,6 +142,13 @@ def _main(args: argparse.Namespace) -> int:
         return fail(str(exc), exc.exit_code)
     except DatabaseError as exc:
         return fail(str(exc), c.EXIT_FAILURE)
+    except psycopg.Error as exc:
+        first = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+        return fail(
+            f"PostgreSQL refused a step ({first}); check that [database] user may read every "
+            "table and create databases.",
+            c.EXIT_FAILURE,
+        )
     except KeyboardInterrupt:
         return fail("interrupted; a backup in progress was not saved.", c.EXIT_INTERRUPTED)
     except OSError as exc:

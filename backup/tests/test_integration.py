@@ -531,3 +531,27 @@ def test_full_disk_is_a_sentence_and_saves_no_snapshot(make_config, files_dir, t
     assert "Traceback" not in err
     assert json.loads((tmp_path / "snaps.json").read_text()) == []
     assert metric(cfg, "success", "run") == 0
+
+
+@pytest.mark.control("BK-06")
+def test_drill_refused_by_postgres_is_a_sentence(
+    capsys, make_config, database_section, pg_server, live_db
+):
+    cfg = make_config(database=database_section)
+    assert run_cli(capsys, cfg, "init")[0] == 0
+    assert run_cli(capsys, cfg, "run")[0] == 0
+    with pg_server.connect(live_db) as conn:  # the owner takes its own read right away
+        conn.execute(
+            sql.SQL("REVOKE SELECT ON coaching_message FROM {}").format(
+                sql.Identifier(pg_server.user)
+            )
+        )
+    code, _out, err = run_cli(capsys, cfg, "drill")
+    assert code == 1, err
+    assert "PostgreSQL refused a step (permission denied for table coaching_message)" in err
+    assert metric(cfg, "success", "drill") == 0
+    with pg_server.connect() as conn:
+        left = conn.execute(
+            "SELECT count(*) FROM pg_database WHERE datname LIKE %s", (f"{live_db}\\_drill%",)
+        ).fetchone()[0]
+    assert left == 0
