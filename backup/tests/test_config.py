@@ -128,6 +128,8 @@ def test_credentials_in_url_are_refused(secrets_dir):
         ("relative/path", "absolute path or a rest: URL"),
         ("s3:s3.amazonaws.com/bucket", "not supported"),
         ("rest:ftp://host/x/", "rest:https://HOST:PORT/USER/"),
+        ("rest:https://host:port/x/", "rest:https://HOST:PORT/USER/"),
+        ("rest:https://host:99999/x/", "rest:https://HOST:PORT/USER/"),
     ],
 )
 def test_bad_urls(secrets_dir, url, fragment):
