@@ -8,6 +8,8 @@ import sys
 import threading
 from pathlib import Path
 
+import psycopg
+
 from . import commands as c
 from . import config as config_mod
 from .pg import DatabaseError
@@ -63,11 +65,19 @@ def build_parser() -> argparse.ArgumentParser:
     ck.add_argument("--read-all", action="store_true", help="read all data, not a subset")
     rs = sub.add_parser("restore", help="restore files to a directory or a dump into a database")
     where = rs.add_mutually_exclusive_group(required=True)
-    where.add_argument("--target", type=Path, help="empty or new directory for the files")
-    where.add_argument("--database", help="name of a new database for the dump")
-    rs.add_argument("--snapshot", default="latest", help="snapshot ID (default: the newest)")
+    where.add_argument(
+        "--target", type=Path, metavar="DIR", help="empty or new directory for the files"
+    )
+    where.add_argument("--database", metavar="NAME", help="name of a new database for the dump")
     rs.add_argument(
-        "--include", action="append", default=[], help="restore only this path (repeatable)"
+        "--snapshot", default="latest", metavar="ID", help="snapshot ID (default: the newest)"
+    )
+    rs.add_argument(
+        "--include",
+        action="append",
+        default=[],
+        metavar="PATH",
+        help="restore only this path (repeatable)",
     )
     sub.add_parser(
         "drill", help="restore the newest dump into a scratch database and compare with live"
@@ -140,6 +150,13 @@ def _main(args: argparse.Namespace) -> int:
         return fail(str(exc), exc.exit_code)
     except DatabaseError as exc:
         return fail(str(exc), c.EXIT_FAILURE)
+    except psycopg.Error as exc:
+        first = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+        return fail(
+            f"PostgreSQL refused a step ({first}); check that [database] user may read every "
+            "table and create databases.",
+            c.EXIT_FAILURE,
+        )
     except KeyboardInterrupt:
         return fail("interrupted; a backup in progress was not saved.", c.EXIT_INTERRUPTED)
     except OSError as exc:

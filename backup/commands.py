@@ -114,7 +114,8 @@ class _ProgressPrinter:
         if now - self.last < self.ctx.progress_interval:
             return
         self.last = now
-        done = human_bytes(msg.get("bytes_done", 0))
+        # backup reports bytes_done, restore bytes_restored
+        done = human_bytes(msg.get("bytes_done", msg.get("bytes_restored", 0)))
         pct = msg.get("percent_done")
         total = msg.get("total_bytes")
         share = f" of {human_bytes(total)} ({pct * 100:.0f}%)" if total and pct else ""
@@ -486,12 +487,12 @@ def cmd_drill(ctx: Context) -> int:
             restore_took = ctx.clock() - t0
             ctx.say("comparing tables, row counts and checksums with the live database")
             with ThreadPoolExecutor(max_workers=2) as pool:  # both databases at once
-                live_f = pool.submit(pg.table_facts, db, db.name)
-                restored_f = pool.submit(pg.table_facts, db, scratch)
-                live, restored = live_f.result(), restored_f.result()
+                live_f = pool.submit(pg.database_facts, db, db.name)
+                restored_f = pool.submit(pg.database_facts, db, scratch)
+                (live, live_seq), (restored, restored_seq) = live_f.result(), restored_f.result()
         finally:
             pg.drop_database(db, scratch)
-        diffs = pg.compare(live, restored)
+        diffs = pg.compare(live, restored) + pg.compare_sequences(live_seq, restored_seq)
         rows = sum(f.rows for f in restored.values())
         if diffs:
             exit_code = EXIT_DRILL_MISMATCH
@@ -516,7 +517,8 @@ def cmd_drill(ctx: Context) -> int:
         )
     ctx.print(
         f"Drill passed: snapshot {snap['short_id']} restored in {restore_took:.1f} s and matches "
-        f"the live database ({len(restored)} tables, {rows} rows, checksums equal); "
+        f"the live database ({len(restored)} tables, {rows} rows, checksums equal, "
+        f"{len(restored_seq)} sequences); "
         f"{ctx.clock() - started:.1f} s in all."
     )
     return EXIT_OK

@@ -268,7 +268,11 @@ def validate(data: dict[str, Any], path: Path, *, check_secret_modes: bool = Tru
     if url is not None:
         if url.startswith("rest:"):
             parts = urlsplit(url[len("rest:") :])
-            if parts.scheme not in ("http", "https") or not parts.hostname:
+            try:
+                port_ok = parts.port is None or parts.port > 0
+            except ValueError:
+                port_ok = False
+            if parts.scheme not in ("http", "https") or not parts.hostname or not port_ok:
                 c.fail(
                     f"[repository] url must look like rest:https://HOST:PORT/USER/, not '{url}'."
                 )

@@ -219,6 +219,31 @@ def table_facts(db: Database, dbname: str) -> dict[str, TableFacts]:
     return facts
 
 
+def sequence_values(db: Database, dbname: str) -> dict[str, int | None]:
+    """{schema.sequence: last value (None if never used)}: restored IDs must not collide."""
+    with connect(db, dbname) as conn:
+        rows = conn.execute(
+            "SELECT schemaname, sequencename, last_value FROM pg_sequences ORDER BY 1, 2"
+        ).fetchall()
+    return {f"{schema}.{name}": value for schema, name, value in rows}
+
+
+def database_facts(db: Database, dbname: str) -> tuple[dict[str, TableFacts], dict]:
+    return table_facts(db, dbname), sequence_values(db, dbname)
+
+
+def compare_sequences(live: dict[str, int | None], restored: dict[str, int | None]) -> list[str]:
+    diffs = []
+    for name in sorted(set(live) | set(restored)):
+        if name not in restored:
+            diffs.append(f"sequence {name} is in the live database but not in the restored one")
+        elif name not in live:
+            diffs.append(f"sequence {name} is in the restored database but not in the live one")
+        elif live[name] != restored[name]:
+            diffs.append(f"sequence {name} is at {live[name]} live but {restored[name]} restored")
+    return diffs
+
+
 def compare(live: dict[str, TableFacts], restored: dict[str, TableFacts]) -> list[str]:
     """Differences between two table_facts results, one sentence each; empty if identical."""
     diffs = []

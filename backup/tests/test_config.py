@@ -128,6 +128,8 @@ def test_credentials_in_url_are_refused(secrets_dir):
         ("relative/path", "absolute path or a rest: URL"),
         ("s3:s3.amazonaws.com/bucket", "not supported"),
         ("rest:ftp://host/x/", "rest:https://HOST:PORT/USER/"),
+        ("rest:https://host:port/x/", "rest:https://HOST:PORT/USER/"),
+        ("rest:https://host:99999/x/", "rest:https://HOST:PORT/USER/"),
     ],
 )
 def test_bad_urls(secrets_dir, url, fragment):
@@ -196,3 +198,18 @@ def test_cli_help_documents_exit_codes(capsys):
     out = capsys.readouterr().out
     for code in ("0 ", "3 ", "10", "11", "12", "13"):
         assert f"\n  {code}" in out
+
+
+def test_the_documented_example_is_valid(tmp_path):
+    docs = Path(__file__).resolve().parents[2] / "docs" / "backup.md"
+    text = docs.read_text()
+    example = text.split("```toml\n", 1)[1].split("```", 1)[0]
+    for name in ("repository-password", "rest-password", "db-password", "backup-ca.pem"):
+        p = tmp_path / name
+        p.write_text("x\n")
+        p.chmod(0o600)
+    example = example.replace("/etc/safecoach-backup/", f"{tmp_path}/")
+    cfg = load(write(tmp_path, example))
+    assert cfg.repository.rest_username == "db1"
+    assert cfg.database.name == "safecoach"
+    assert cfg.check_subsets == 7

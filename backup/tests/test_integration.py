@@ -159,6 +159,7 @@ def test_local_repository_full_cycle(
     took = time.monotonic() - t0
     assert code == 0, err
     assert "Drill passed" in out and "4 tables" in out and "2070 rows" in out
+    assert "3 sequences" in out
     assert f"dropping '{leftover}', left behind by an interrupted drill" in err
     with capsys.disabled():
         print(f"\nFIGURE drill (restore + compare, 2070 rows): {took:.2f} s")
@@ -172,9 +173,11 @@ def test_local_repository_full_cycle(
     # a change after the backup makes the drill report the difference (exit 4)
     with pg_server.connect(live_db) as conn:
         conn.execute("UPDATE coaching_message SET body = 'changed' WHERE id = 7")
+        conn.execute("SELECT nextval('coaching_message_id_seq')")
     code, _out, err = run_cli(capsys, cfg, "drill")
     assert code == 4, err
     assert "public.coaching_message has the same row count but different contents" in err
+    assert "sequence public.coaching_message_id_seq is at 2001 live but 2000 restored" in err
     assert metric(cfg, "success", "drill") == 0
     assert metric(cfg, "exit_status", "drill") == 4
 
@@ -418,9 +421,6 @@ def test_missing_restic_binary_is_a_sentence(capsys, make_config, files_dir, tmp
 def test_database_unreachable_for_drill(capsys, make_config, database_section, files_dir):
     from backup.tests.conftest import free_port
 
-    cfg = make_config(database=database_section)
-    assert run_cli(capsys, cfg, "init")[0] == 0
-    assert run_cli(capsys, cfg, "run")[0] == 0
     bad = make_config(database={**database_section, "port": free_port()})
     code, _out, err = run_cli(capsys, bad, "drill")
     assert code == 1 and "Cannot connect to database" in err
@@ -531,3 +531,27 @@ def test_full_disk_is_a_sentence_and_saves_no_snapshot(make_config, files_dir, t
     assert "Traceback" not in err
     assert json.loads((tmp_path / "snaps.json").read_text()) == []
     assert metric(cfg, "success", "run") == 0
+
+
+@pytest.mark.control("BK-06")
+def test_drill_refused_by_postgres_is_a_sentence(
+    capsys, make_config, database_section, pg_server, live_db
+):
+    cfg = make_config(database=database_section)
+    assert run_cli(capsys, cfg, "init")[0] == 0
+    assert run_cli(capsys, cfg, "run")[0] == 0
+    with pg_server.connect(live_db) as conn:  # the owner takes its own read right away
+        conn.execute(
+            sql.SQL("REVOKE SELECT ON coaching_message FROM {}").format(
+                sql.Identifier(pg_server.user)
+            )
+        )
+    code, _out, err = run_cli(capsys, cfg, "drill")
+    assert code == 1, err
+    assert "PostgreSQL refused a step (permission denied for table coaching_message)" in err
+    assert metric(cfg, "success", "drill") == 0
+    with pg_server.connect() as conn:
+        left = conn.execute(
+            "SELECT count(*) FROM pg_database WHERE datname LIKE %s", (f"{live_db}\\_drill%",)
+        ).fetchone()[0]
+    assert left == 0

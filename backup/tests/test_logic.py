@@ -438,3 +438,39 @@ def test_restic_times_keep_their_offset_whatever_the_zone(value):
     assert parsed.astimezone(UTC).replace(microsecond=0) == datetime(
         2026, 11, 27, 5, 20, tzinfo=UTC
     )
+
+
+def test_compare_sequences():
+    assert pg.compare_sequences({"public.a_id_seq": 5}, {"public.a_id_seq": 5}) == []
+    assert pg.compare_sequences(
+        {"public.a_id_seq": 6, "public.b": None}, {"public.a_id_seq": 5}
+    ) == [
+        "sequence public.a_id_seq is at 6 live but 5 restored",
+        "sequence public.b is in the live database but not in the restored one",
+    ]
+
+
+def test_progress_understands_restore_status(tmp_path):
+    now = [100.0]
+    err = io.StringIO()
+    cfg = load_local(tmp_path)
+    ctx = commands.Context(
+        cfg,
+        Restic(cfg.repository, runner=FakeRunner([]), check_reachable=False),
+        out=io.StringIO(),
+        err=err,
+        progress_interval=1,
+        clock=lambda: now[0],
+    )
+    show = commands._ProgressPrinter(ctx, "restore")
+    now[0] = 102.0
+    show(
+        {
+            "message_type": "status",
+            "bytes_restored": 2048,
+            "total_bytes": 4096,
+            "percent_done": 0.5,
+            "seconds_elapsed": 3,
+        }
+    )
+    assert "restore: 2.0 KiB of 4.0 KiB (50%) read after 3 s" in err.getvalue()
