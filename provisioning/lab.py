@@ -350,11 +350,14 @@ def leftovers(stage: Stage) -> list[str]:
     if stage.state_dir.exists():
         found.append(f"state {stage.state_dir}")
         found += [f"mount {m}" for m in mounts_under(stage.state_dir)]
-        for pidfile in stage.state_dir.rglob("*pid"):
+        pidfiles = [
+            *stage.state_dir.glob("hosts/*/supervisor.pid"),
+            *stage.state_dir.glob("hosts/*/nspawn.pid"),
+            stage.state_dir / "acng" / "pid",
+        ]
+        for pidfile in pidfiles:
             pid = read_pid(pidfile)
-            if pidfile.name in ("supervisor.pid", "nspawn.pid", "pid") and alive(
-                pid, str(pidfile.parent)
-            ):
+            if alive(pid, str(pidfile.parent)):
                 found.append(f"process {pid}")
     found += [f"netns {ns}" for ns in network.netns_list() if ns.startswith(network.prefix(n))]
     found += [
