@@ -9,6 +9,8 @@ import shutil
 
 import pytest
 
+from tests.fixtures.world import login, world  # noqa: F401 - fixtures
+
 CHROMIUM = "/usr/bin/chromium"
 FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking"]
 
