@@ -7,7 +7,7 @@ import pytest
 from provisioning import cli, release
 from provisioning.errors import OtapError
 
-pytestmark = pytest.mark.unit
+pytestmark = [pytest.mark.unit, pytest.mark.control("DEP-05")]
 
 RID = "0.1.0-5162cdf82e4d"
 

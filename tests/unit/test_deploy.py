@@ -1,0 +1,5 @@
+"""Placeholder replaced below."""
+
+import pytest
+
+pytestmark = [pytest.mark.unit, pytest.mark.control("DEP-05")]
