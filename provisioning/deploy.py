@@ -151,13 +151,13 @@ def connect(stage: Stage, host: str):
     import paramiko
     from fabric import Config, Connection
 
-    config_path = sshconfig.write(stage)
     known = sshconfig.known_hosts_path(stage)
     if not known.is_file():
         raise OtapError(
             f"stage {stage.name} has no pinned host keys ({known}); run `otap bootstrap "
             f"{stage.name}` first."
         )
+    config_path = sshconfig.write(stage)
     config = Config(runtime_ssh_path=str(config_path))
     conn = Connection(host, config=config, connect_timeout=15)
     chain = [conn]
@@ -304,6 +304,8 @@ def switch(target: Target, release_id: str) -> None:
         f"sh -c 'ln -sfn releases/{release_id} {APP_ROOT}/.current.new && "
         f"mv -Tf {APP_ROOT}/.current.new {APP_ROOT}/current'",
     )
+    # a release that never started may have tripped systemd's start limit: clear it first
+    run(target, "systemctl reset-failed safecoach.service safecoach.socket", check=False)
     run(target, "systemctl start safecoach.socket")
     run(target, "systemctl enable --quiet safecoach.service")
     run(target, "systemctl restart safecoach.service", check=False)

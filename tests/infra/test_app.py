@@ -6,9 +6,11 @@ import pytest
 
 
 @pytest.fixture
-def app(host, inv_host, role_defaults):
+def app(host, inv_host, role_defaults, stage):
     if "web" not in inv_host.groups:
         pytest.skip(f"{inv_host.name} is not in group web")
+    if not host.file("/opt/safecoach/current").exists:
+        pytest.skip(f"no release deployed on {inv_host.name} yet: run `otap deploy {stage.name}`")
     return role_defaults("app")
 
 
@@ -31,7 +33,7 @@ def test_releases_are_root_owned_and_current_is_a_release(host, app):
     assert target.startswith("/opt/safecoach/releases/")
     assert host.file(f"{target}/manifest.json").user == "root"
     with host.sudo():
-        check = host.run(f"cd {target} && sha256sum --quiet -c SHA256SUMS")
+        check = host.run(f"cd {target}/dist && sha256sum --quiet -c SHA256SUMS")
     assert check.rc == 0, check.stdout
 
 
