@@ -107,10 +107,14 @@ def make_certificate(tmp: Path) -> Path:
     run = lambda *a: subprocess.run(a, check=True, capture_output=True)  # noqa: E731
     run("openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256",
         "-nodes", "-keyout", str(ca_key), "-out", str(ca), "-days", "2", "-subj", "/CN=test CA",
-        "-addext", "basicConstraints=critical,CA:TRUE")  # fmt: skip
+        "-addext", "basicConstraints=critical,CA:TRUE", "-addext", "keyUsage=critical,keyCertSign,cRLSign")  # fmt: skip
     run("openssl", "req", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes",
         "-keyout", str(tls / "privkey.pem"), "-out", str(tls / "req.csr"), "-subj", "/CN=localhost")  # fmt: skip
-    (tls / "ext").write_text("subjectAltName=DNS:localhost,IP:127.0.0.1\n")
+    (tls / "ext").write_text(
+        "subjectAltName=DNS:localhost,IP:127.0.0.1\nbasicConstraints=critical,CA:FALSE\n"
+        "keyUsage=critical,digitalSignature\nextendedKeyUsage=serverAuth\n"
+        "subjectKeyIdentifier=hash\nauthorityKeyIdentifier=keyid,issuer\n"
+    )
     run("openssl", "x509", "-req", "-in", str(tls / "req.csr"), "-CA", str(ca), "-CAkey",
         str(ca_key), "-CAcreateserial", "-days", "2", "-extfile", str(tls / "ext"),
         "-out", str(tls / "fullchain.pem"))  # fmt: skip
@@ -242,6 +246,15 @@ def test_sign_in_is_rate_limited(front):
 def test_other_names_get_no_answer(front):
     with pytest.raises((urllib.error.URLError, ConnectionError, ssl.SSLError)):
         get(f"https://127.0.0.1:{HTTPS}/healthz", front)
+
+
+@pytest.mark.control("TLS-03")
+def test_sslyze_finds_the_front_compliant_with_mozilla_intermediate(front, front_dir):
+    from tests.tools import mozilla_intermediate
+
+    result = mozilla_intermediate(NAME, "127.0.0.1", HTTPS, front_dir / "tls" / "ca.crt")
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert result.stdout.strip() == "compliant"
 
 
 @pytest.mark.control("TLS-03")

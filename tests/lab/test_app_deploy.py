@@ -242,3 +242,13 @@ def test_promotion_to_a_stage_not_bootstrapped_is_one_sentence(up, stage):
 def test_verify_passes_with_the_app_deployed(up, stage):
     proc = otap("verify", STAGE, "--", "-rs", timeout=600)
     assert "no release deployed" not in proc.stdout
+
+
+@pytest.mark.control("TLS-03")
+def test_tls_meets_mozilla_intermediate_with_sslyze(up, stage):
+    from tests.tools import mozilla_intermediate
+
+    name = stage.vars["public_name"]
+    result = mozilla_intermediate(name, WEB, 443, stage.state_dir / "ca" / "ca.crt")
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert result.stdout.strip() == "compliant"
