@@ -294,9 +294,16 @@ def start_host(stage: Stage, record: dict) -> None:
     hdir = Path(record["root"]).parent
     for name in ("exit-code", "nspawn.pid"):
         (hdir / name).unlink(missing_ok=True)
+    command = [sys.executable, "-m", SUPERVISOR_MARKER, "--host-dir", str(hdir)]
+    if Path("/run/systemd/system").is_dir() and shutil.which("systemd-run"):
+        # With systemd as PID 1, nspawn --keep-unit wants a unit of its own with a delegated
+        # cgroup: a transient scope (systemd-run execs the command, so the PID stays ours).
+        unit = f"otap-{stage.name}-{record['name']}"
+        scope = ["systemd-run", "--scope", "--quiet", "--collect", "--property=Delegate=yes"]
+        command = [*scope, f"--unit={unit}", *command]
     with open(hdir / "supervisor.log", "ab") as out:
         proc = subprocess.Popen(
-            [sys.executable, "-m", SUPERVISOR_MARKER, "--host-dir", str(hdir)],
+            command,
             stdin=subprocess.DEVNULL,
             stdout=out,
             stderr=subprocess.STDOUT,
@@ -343,11 +350,14 @@ def leftovers(stage: Stage) -> list[str]:
     if stage.state_dir.exists():
         found.append(f"state {stage.state_dir}")
         found += [f"mount {m}" for m in mounts_under(stage.state_dir)]
-        for pidfile in stage.state_dir.rglob("*pid"):
+        pidfiles = [
+            *stage.state_dir.glob("hosts/*/supervisor.pid"),
+            *stage.state_dir.glob("hosts/*/nspawn.pid"),
+            stage.state_dir / "acng" / "pid",
+        ]
+        for pidfile in pidfiles:
             pid = read_pid(pidfile)
-            if pidfile.name in ("supervisor.pid", "nspawn.pid", "pid") and alive(
-                pid, str(pidfile.parent)
-            ):
+            if alive(pid, str(pidfile.parent)):
                 found.append(f"process {pid}")
     found += [f"netns {ns}" for ns in network.netns_list() if ns.startswith(network.prefix(n))]
     found += [

@@ -44,7 +44,9 @@ class AssignmentChildQuerySet(PairQuerySet):
     scope_prefix = "assignment__"
 
 
-class Message(models.Model):
+class CoachClientPair(models.Model):
+    """Rows that belong to one coach and one client (deleting either deletes the row)."""
+
     coach = models.ForeignKey(
         settings.AUTH_USER_MODEL,
         on_delete=models.CASCADE,
@@ -57,6 +59,12 @@ class Message(models.Model):
         related_name="+",
         verbose_name=_("client"),
     )
+
+    class Meta:
+        abstract = True
+
+
+class Message(CoachClientPair):
     sender = models.ForeignKey(
         settings.AUTH_USER_MODEL,
         on_delete=models.CASCADE,
@@ -83,19 +91,7 @@ class Message(models.Model):
         return self.client_id if self.sender_id == self.coach_id else self.coach_id
 
 
-class Assignment(models.Model):
-    coach = models.ForeignKey(
-        settings.AUTH_USER_MODEL,
-        on_delete=models.CASCADE,
-        related_name="+",
-        verbose_name=_("coach"),
-    )
-    client = models.ForeignKey(
-        settings.AUTH_USER_MODEL,
-        on_delete=models.CASCADE,
-        related_name="+",
-        verbose_name=_("client"),
-    )
+class Assignment(CoachClientPair):
     title = models.CharField(_("title"), max_length=200)
     instructions = models.TextField(_("instructions"), max_length=TEXT_MAX_LENGTH)
     due_date = models.DateField(_("due date"), null=True, blank=True)
@@ -160,19 +156,7 @@ class NoteQuerySet(models.QuerySet):
         return self.filter(coach=user, client__coach=user, client__is_active=True)
 
 
-class Note(models.Model):
-    coach = models.ForeignKey(
-        settings.AUTH_USER_MODEL,
-        on_delete=models.CASCADE,
-        related_name="+",
-        verbose_name=_("coach"),
-    )
-    client = models.ForeignKey(
-        settings.AUTH_USER_MODEL,
-        on_delete=models.CASCADE,
-        related_name="+",
-        verbose_name=_("client"),
-    )
+class Note(CoachClientPair):
     body = models.TextField(_("note"), max_length=TEXT_MAX_LENGTH)
     created_at = models.DateTimeField(_("written"), auto_now_add=True)
     updated_at = models.DateTimeField(_("updated"), auto_now=True)

@@ -16,7 +16,9 @@ from django.urls import reverse
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_http_methods
 
+from accounts.invitations import invitable, send_invitation
 from accounts.models import Role, User
+from accounts.twofactor import two_factor_of
 from organisations import services
 from organisations.forms import ClientCoachForm, PersonCreateForm, PersonEditForm
 
@@ -79,7 +81,12 @@ def person_create(request):
     form = PersonCreateForm(request.POST or None, organisation=request.user.organisation)
     if request.method == "POST" and form.is_valid():
         person = form.save()
-        messages.success(request, _("%(name)s has been added.") % {"name": person.full_name})
+        send_invitation(person, invited_by=request.user)
+        messages.success(
+            request,
+            _("%(name)s has been added and invited by e-mail to choose a password.")
+            % {"name": person.full_name},
+        )
         return redirect("organisations:people")
     return render(
         request,
@@ -88,8 +95,8 @@ def person_create(request):
             "form": form,
             "title": _("Add a coach or client"),
             "intro": _(
-                "The new account has no password yet and cannot sign in until invitations "
-                "are available (a later release). Until then, nobody can use the account."
+                "We e-mail the new person an invitation with a single-use link to choose their "
+                "own password. Nobody, you included, ever sees or sends their password."
             ),
             "submit_label": _("Add"),
             "cancel_url": reverse("organisations:people"),
@@ -108,10 +115,12 @@ def person_edit(request, pk):
         return redirect("organisations:people")
     return render(
         request,
-        "form.html",
+        "organisations/person_edit.html",
         {
             "form": form,
             "person": person,
+            "invitable": invitable(person),
+            "two_factor_on": two_factor_of(person) is not None,
             "title": _("Edit %(name)s") % {"name": person.full_name or person.email},
             "submit_label": _("Save"),
             "cancel_url": reverse("organisations:people"),

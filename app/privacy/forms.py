@@ -7,6 +7,7 @@ from django.conf import settings
 from django.core import signing
 from django.utils.translation import gettext_lazy as _
 
+from accounts.forms import check_password_throttled
 from privacy.models import RequestKind, RequestStatus
 
 
@@ -54,11 +55,13 @@ class ConfirmWithPasswordForm(forms.Form):
 
     def clean_password(self):
         password = self.cleaned_data["password"]
-        if not self.user.check_password(password):
-            raise forms.ValidationError(
-                _("That password is not correct. Enter the password you sign in with."),
-                code="wrong_password",
-            )
+        # Wrong passwords count against the sign-in throttle, so this form cannot be used to
+        # guess a password around it.
+        check_password_throttled(
+            self.user,
+            password,
+            _("That password is not correct. Enter the password you sign in with."),
+        )
         return password
 
     def full_clean(self):

@@ -1,6 +1,7 @@
 """Create, edit, deactivate and delete coaches and clients; tampered forms change nothing."""
 
 import pytest
+from django.core import mail
 from django.urls import reverse
 
 from accounts.models import Role, User
@@ -63,8 +64,31 @@ def test_create_a_client_without_a_coach(as_owner):
     assert User.objects.get(email="solo@a.test").coach is None
 
 
-def test_the_create_page_says_there_is_no_password_yet(as_owner):
-    assert "invitations" in as_owner.get(CREATE).content.decode()
+def test_a_new_person_is_invited_by_mail_and_no_password_is_sent(
+    as_owner, django_capture_on_commit_callbacks
+):
+    mail.outbox.clear()
+    with django_capture_on_commit_callbacks(execute=True):
+        as_owner.post(CREATE, {"full_name": "Invited Ina", "email": "ina@a.test", "role": "coach"})
+    person = User.objects.get(email="ina@a.test")
+    assert not person.has_usable_password()
+    assert [m.to for m in mail.outbox] == [["ina@a.test"]]
+    assert "/account/invitation/" in mail.outbox[0].body
+    assert "Ina" not in mail.outbox[0].body
+
+
+def test_the_edit_page_offers_a_new_invitation_until_a_password_is_chosen(
+    as_owner, django_capture_on_commit_callbacks
+):
+    with django_capture_on_commit_callbacks(execute=True):
+        as_owner.post(CREATE, {"full_name": "Invited Ina", "email": "ina@a.test", "role": "coach"})
+    person = User.objects.get(email="ina@a.test")
+    edit = reverse("organisations:person_edit", args=[person.pk])
+    resend = reverse("accounts:invitation_resend", args=[person.pk])
+    assert resend in as_owner.get(edit).content.decode()
+    person.set_password("Chosen-Password-2026")
+    person.save()
+    assert resend not in as_owner.get(edit).content.decode()
 
 
 def test_coach_choices_are_active_coaches_of_the_organisation(
