@@ -87,11 +87,11 @@ def test_large_requests_are_refused(host, web, stage):
 
 
 @pytest.mark.control("WEB-02")
-def test_sign_in_pages_are_rate_limited(host, web, stage):
+def test_sign_in_pages_are_rate_limited(host, web, stage, inv_host):
     name = stage.vars["public_name"]
     codes = host.check_output(
         "for i in $(seq 1 25); do curl -s -o /dev/null -w '%{http_code} ' --cacert "
-        f"/etc/safecoach/db-ca.crt --resolve {name}:443:127.0.0.1 https://{name}/account/login/; "
-        "done"
+        f"/etc/safecoach/db-ca.crt --resolve {name}:443:{inv_host.address} "
+        f"https://{name}/account/login/; done"
     ).split()
     assert "200" in codes and "429" in codes, codes
