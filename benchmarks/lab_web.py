@@ -25,7 +25,7 @@ sys.path.insert(0, str(REPO))
 LOAD = r"""
 import http.client, json, re, socket, ssl, sys, threading, time, urllib.parse
 name, address, seconds, concurrency = sys.argv[1], sys.argv[2], float(sys.argv[3]), int(sys.argv[4])
-context = ssl.create_default_context(cafile="/etc/safecoach/db-ca.crt")
+context = ssl.create_default_context(cafile="/etc/ssl/safecoach-stage-ca.crt")
 
 def connect():
     c = http.client.HTTPSConnection(address, 443, context=context, timeout=30)

@@ -78,11 +78,12 @@ def test_gunicorn_is_reachable_only_through_nginx(host, app):
 
 @pytest.mark.control("DEP-03")
 def test_environment_and_secrets_are_readable_by_the_app_only(host, app, stage):
-    env = host.file("/etc/safecoach/safecoach.env")
-    assert (env.user, env.group, env.mode) == ("root", "safecoach", 0o640)
-    assert host.file("/etc/safecoach").mode == 0o750
     with host.sudo():
+        env = host.file("/etc/safecoach/safecoach.env")
+        assert (env.user, env.group, env.mode) == ("root", "safecoach", 0o640)
+        assert host.file("/etc/safecoach").mode == 0o750
         text = env.content_string
+    assert host.run("cat /etc/safecoach/safecoach.env").rc != 0  # not the admin without sudo
     assert "sslmode=verify-full" in text
     assert "SAFECOACH_SECRET_KEY=" in text
     assert "SAFECOACH_DEBUG" not in text

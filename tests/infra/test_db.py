@@ -12,7 +12,7 @@ def db(host, inv_host, role_defaults):
 
 def psql(host, sql: str) -> str:
     with host.sudo("postgres"):
-        return host.check_output(f"psql -X -tA -c {host.backend.quote(sql)}").strip()
+        return host.check_output("psql -X -tA -c %s", sql).strip()
 
 
 @pytest.mark.control("DB-01")
@@ -52,7 +52,7 @@ def test_web_hosts_reach_postgresql_with_a_verified_certificate(host, inv_host, 
     db = stage.hosts[stage.groups["db"][0]]
     out = host.run(
         f"openssl s_client -starttls postgres -connect {db.address}:5432 "
-        f"-CAfile /etc/safecoach/db-ca.crt -verify_return_error -brief </dev/null"
+        f"-CAfile /etc/ssl/safecoach-stage-ca.crt -verify_return_error -brief </dev/null"
     )
     assert out.rc == 0, out.stderr
     assert "Verification: OK" in out.stderr

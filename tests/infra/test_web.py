@@ -15,7 +15,7 @@ def web(host, inv_host, role_defaults, stage):
 def curl(host, stage, path="/healthz", *options):
     name = stage.vars["public_name"]
     return host.run(
-        "curl -sS -o /dev/null -D - --max-time 10 --cacert /etc/safecoach/db-ca.crt "
+        "curl -sS -o /dev/null -D - --max-time 10 --cacert /etc/ssl/safecoach-stage-ca.crt "
         f"--resolve {name}:443:127.0.0.1 --resolve {name}:80:127.0.0.1 {' '.join(options)} "
         f"https://{name}{path}"
         if "http://" not in path
@@ -47,7 +47,7 @@ def test_certificate_carries_the_public_name(host, web, stage):
     name = stage.vars["public_name"]
     out = host.run(
         f"openssl s_client -connect 127.0.0.1:443 -servername {name} "
-        "-CAfile /etc/safecoach/db-ca.crt -verify_return_error -brief </dev/null"
+        "-CAfile /etc/ssl/safecoach-stage-ca.crt -verify_return_error -brief </dev/null"
     )
     if stage.lab:
         assert out.rc == 0 and "Verification: OK" in out.stderr, out.stderr
@@ -91,7 +91,7 @@ def test_sign_in_pages_are_rate_limited(host, web, stage, inv_host):
     name = stage.vars["public_name"]
     codes = host.check_output(
         "for i in $(seq 1 25); do curl -s -o /dev/null -w '%{http_code} ' --cacert "
-        f"/etc/safecoach/db-ca.crt --resolve {name}:443:{inv_host.address} "
+        f"/etc/ssl/safecoach-stage-ca.crt --resolve {name}:443:{inv_host.address} "
         f"https://{name}/account/login/; done"
     ).split()
     assert "200" in codes and "429" in codes, codes

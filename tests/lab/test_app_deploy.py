@@ -28,7 +28,15 @@ WEB = "10.213.10.11"
 
 @pytest.fixture(scope="module")
 def up(lab, stage):
-    proc = otap("up", STAGE, timeout=1800)
+    proc = otap("up", STAGE, timeout=1800, check=False)
+    if proc.returncode != 0:
+        # the lab fixture removes the state folder: keep the logs for the person reading this
+        keep = Path("/tmp/safecoach-lab-logs")
+        keep.mkdir(exist_ok=True)
+        for name in ("converge.log", "verify.xml"):
+            if (stage.state_dir / name).exists():
+                shutil.copy(stage.state_dir / name, keep / name)
+        pytest.fail(f"otap up failed (logs in {keep}):\n{proc.stdout}\n{proc.stderr}")
     return proc
 
 
