@@ -19,6 +19,7 @@ from pathlib import Path
 import pytest
 
 from provisioning import release as release_mod
+from provisioning.paths import REPO
 from tests.lab.conftest import STAGE, otap, ssh
 
 pytestmark = [pytest.mark.lab, pytest.mark.slow]
@@ -31,8 +32,8 @@ def up(lab, stage):
     proc = otap("up", STAGE, timeout=1800, check=False)
     if proc.returncode != 0:
         # the lab fixture removes the state folder: keep the logs for the person reading this
-        keep = Path("/tmp/safecoach-lab-logs")
-        keep.mkdir(exist_ok=True)
+        keep = REPO / ".lab" / "logs"  # git ignores .lab/
+        keep.mkdir(parents=True, exist_ok=True)
         for name in ("converge.log", "verify.xml"):
             if (stage.state_dir / name).exists():
                 shutil.copy(stage.state_dir / name, keep / name)
