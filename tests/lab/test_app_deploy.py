@@ -261,3 +261,145 @@ def test_tls_meets_mozilla_intermediate_with_sslyze(up, stage):
     result = mozilla_intermediate(name, WEB, 443, stage.state_dir / "ca" / "ca.crt")
     assert result.returncode == 0, result.stdout + result.stderr
     assert result.stdout.strip() == "compliant"
+
+
+# ---- in a browser: Debian's Chromium against the deployed app on web1 ---------------------------
+
+CHROMIUM = "/usr/bin/chromium"
+DEMO_PASSWORD = "Demo-Safecoach-2026"
+DEMO = "demo.safecoach.test"
+
+
+def _spki_pin(cert: Path) -> str:
+    """Chromium accepts exactly this certificate (the lab's, from the stage CA) and no other."""
+    import base64
+    import hashlib
+
+    from cryptography import x509
+    from cryptography.hazmat.primitives import serialization
+
+    key = x509.load_pem_x509_certificate(cert.read_bytes()).public_key()
+    der = key.public_bytes(
+        serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo
+    )
+    return base64.b64encode(hashlib.sha256(der).digest()).decode()
+
+
+@pytest.fixture(scope="module")
+def browser(up, stage):
+    if not Path(CHROMIUM).exists():
+        pytest.skip("Debian's Chromium is not installed (apt-get install chromium)")
+    from playwright.sync_api import sync_playwright
+
+    pin = _spki_pin(stage.state_dir / "ca" / "web1-web.crt")
+    flags = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+             f"--ignore-certificate-errors-spki-list={pin}"]  # fmt: skip
+    with sync_playwright() as playwright:
+        chromium = playwright.chromium.launch(executable_path=CHROMIUM, args=flags)
+        yield chromium
+        chromium.close()
+
+
+class Person:
+    def __init__(self, browser, stage, local: str):
+        self.base = f"https://{stage.vars['public_name']}"
+        self.email = f"{local}@{DEMO}"
+        self.context = browser.new_context(accept_downloads=True)
+        self.page = self.context.new_page()
+
+    def go(self, path: str) -> int:
+        return self.page.goto(self.base + path).status
+
+    def sign_in(self, password: str = DEMO_PASSWORD):
+        self.go("/account/login/")
+        self.page.fill("input[name=username]", self.email)
+        self.page.fill("input[name=password]", password)
+        self.page.click("main button[type=submit]")
+        self.page.wait_for_load_state()
+
+
+def last_sms_code(stage) -> str:
+    line = ssh(stage, "web1", "sudo tail -n 1 /var/lib/safecoach/sms.jsonl").stdout
+    text = json.loads(line)["text"]
+    return "".join(ch for ch in text if ch.isdigit())[:6]
+
+
+@pytest.mark.browser
+@pytest.mark.control("DEP-05")
+def test_browser_coach_writes_client_reads_manager_cannot(browser, stage):
+    anna = Person(browser, stage, "anna.coach")
+    anna.sign_in()
+    anna.go("/clients/")
+    anna.page.click("text=Carla Bakker")
+    anna.page.wait_for_url("**/dialogue/*/")
+    dialogue = anna.page.url.removeprefix(anna.base)
+    note = f"Bericht uit de lab-browsertest {time.time():.0f}"
+    anna.page.fill("textarea[name=body]", note)
+    anna.page.click("main form button[type=submit]")
+    anna.page.wait_for_load_state()
+
+    carla = Person(browser, stage, "carla")
+    carla.sign_in()
+    carla.go("/dialogue/")
+    assert note in carla.page.locator(".message .body").all_inner_texts()
+
+    manager = Person(browser, stage, "manager")
+    manager.sign_in()
+    assert manager.go(dialogue) == 404
+    assert manager.go("/organisation/people/") == 200
+    assert note not in manager.page.content()
+
+
+@pytest.mark.browser
+@pytest.mark.control("DEP-03")
+def test_browser_sign_in_with_an_sms_code_from_the_lab_file(browser, stage):
+    daan = Person(browser, stage, "daan")
+    daan.sign_in()
+    daan.go("/account/two-step/sms/")
+    if "/account/password/confirm/" in daan.page.url:
+        daan.page.fill("input[name=password]", DEMO_PASSWORD)
+        daan.page.click("main form button[type=submit]")
+        daan.page.wait_for_load_state()
+    daan.page.fill("input[name=phone]", "+31612345678")
+    daan.page.click("main form button[type=submit]")
+    daan.page.wait_for_load_state()
+    daan.page.fill("input[name=code]", last_sms_code(stage))
+    daan.page.click("main form button[type=submit]")
+    daan.page.wait_for_load_state()
+
+    again = Person(browser, stage, "daan")
+    again.sign_in()
+    again.page.wait_for_url("**/account/login/code/**")
+    again.page.fill("input[name=code]", last_sms_code(stage))
+    again.page.click("main form button[type=submit]")
+    again.page.wait_for_load_state()
+    assert again.go("/dialogue/") == 200
+    assert again.page.url.endswith("/dialogue/")
+
+
+@pytest.mark.browser
+@pytest.mark.control("DEP-05")
+def test_browser_client_downloads_export_and_deletes_account(browser, stage, tmp_path):
+    eva = Person(browser, stage, "eva")
+    eva.sign_in()
+    eva.go("/privacy/mine/export/")
+    eva.page.fill("input[name=password]", DEMO_PASSWORD)
+    with eva.page.expect_download() as download_info:
+        eva.page.click("main form button[type=submit]")
+    archive = tmp_path / "export.zip"
+    download_info.value.save_as(archive)
+    with zipfile.ZipFile(archive) as zipped:
+        names = zipped.namelist()
+        profile = zipped.read(next(n for n in names if n.endswith("profile.json"))).decode()
+    assert eva.email in profile
+
+    eva.go("/privacy/mine/delete/")
+    eva.page.fill("input[name=password]", DEMO_PASSWORD)
+    confirm = eva.page.locator("main form input[type=text], main form input[type=email]")
+    confirm.first.fill(eva.email)
+    eva.page.click("main form button[type=submit]")
+    eva.page.wait_for_load_state()
+
+    gone = Person(browser, stage, "eva")
+    gone.sign_in()
+    assert "/account/login/" in gone.page.url  # the account is gone: sign-in fails
