@@ -6,6 +6,7 @@ whose app cannot start, one with a failing migration, a tampered one — are dep
 probe keeps asking the site over HTTPS.
 """
 
+import base64
 import io
 import json
 import shutil
@@ -146,7 +147,8 @@ def test_postgresql_answers_web_and_refuses_everyone_else(up, stage):
         "t.sendall(struct.pack('!ii',8+len(p),196608)+p)\n"
         "print(t.recv(1024))\n"
     )
-    command = f"python3 -c {json.dumps(script)}"
+    encoded = base64.b64encode(script.encode()).decode()
+    command = f"python3 -c 'import base64; exec(base64.b64decode(\"{encoded}\"))'"
     from_web = ssh(stage, "web1", command).stdout
     assert "SCRAM-SHA-256" in from_web, from_web
     from_bastion = ssh(stage, "bastion1", command).stdout
