@@ -5,7 +5,8 @@
 Needs the development stage up with the app deployed (`otap up`). Makes sure Carla's dialogue
 holds --messages extra messages (seed_demo), then runs a load generator ON web1 (Python's
 threads and http.client over TLS to nginx at the host's own address, so the figures are nginx +
-gunicorn + PostgreSQL on db1, not the lab's bridge): signed in as Carla, it asks her dialogue
+gunicorn + PostgreSQL on db1, not the lab's bridge; to 127.0.0.1, which role web exempts from
+the general rate limit): signed in as Carla, it asks her dialogue
 page, /healthz (a minimal Django view through the same middleware) and a static file, each for
 --seconds with --concurrency clients. Prints requests per second and p95 for each, and the ratio
 dialogue / minimal. Traffic stays inside the lab (web1 to itself); every loop is bounded in time.
@@ -124,9 +125,8 @@ def main() -> int:
         return proc.stdout
 
     ssh(f"sudo safecoach-manage seed_demo --messages {args.messages}")
-    out = ssh(
-        f"python3 - {name} {web.address} {args.seconds} {args.concurrency}", stdin=LOAD
-    ).strip()
+    # to nginx at the host's loopback: exempt from the general rate limit, never from sign-in's
+    out = ssh(f"python3 - {name} 127.0.0.1 {args.seconds} {args.concurrency}", stdin=LOAD).strip()
     dialogue, minimal, static = json.loads(out.splitlines()[-1])
     cpus = ssh("nproc").strip()
     print(

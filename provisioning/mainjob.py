@@ -49,13 +49,13 @@ def up(stage_name: str = "development") -> int:
     print()
     print("timings: " + ", ".join(f"{name} {seconds:.0f} s" for name, seconds in figures.items()))
     print("every host is bootstrapped, converged (site.yml) and verified (tests/infra);")
-    print_app(stage, built.id)
     print(f"verification report: {stage.state_dir / 'verify.xml'}. Next:")
     admin = sshconfig.admin_user(stage)
     print(f"  ssh -F {config} web1   # as {admin}, through {stage.bastion.name}")
     print(f"  otap converge {stage_name}   # after changing a role")
     print(f"  otap verify {stage_name}     # check every control again")
     print(f"  otap lab down {stage_name}   # remove the lab completely")
+    print_app(stage, built.id)
     return 0
 
 
