@@ -1,13 +1,13 @@
-"""Fixtures shared by the whole suite (the app's test world: tests/fixtures/world.py)."""
-
-pytest_plugins = ["tests.fixtures.world"]
+"""Settings for the whole suite. The app's test world lives in tests/fixtures/world.py and is
+loaded by the conftest files of the folders whose tests use it (app/, tests/app, tests/browser),
+so that the lab and infra suites run without Django."""
 
 
 def pytest_configure(config):
     """Pages are tested in Dutch and English: compile the catalogues first.
 
-    pytest-django has already set Django up, which may have loaded (empty) catalogues; drop
-    them so the fresh .mo files are read.
+    pytest-django may already have set Django up and loaded (empty) catalogues; drop them so
+    the fresh .mo files are read.
     """
     from safecoach.i18n import compile_all
 

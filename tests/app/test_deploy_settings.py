@@ -14,7 +14,11 @@ MANAGE = Path(__file__).resolve().parents[2] / "app" / "manage.py"
 
 
 def _manage(*args, **env):
-    clean = {k: v for k, v in os.environ.items() if not k.startswith("SAFECOACH_")}
+    clean = {
+        k: v
+        for k, v in os.environ.items()
+        if not k.startswith("SAFECOACH_") and k != "DJANGO_ALLOW_ASYNC_UNSAFE"
+    }
     clean.update(DJANGO_SETTINGS_MODULE="safecoach.settings", **env)
     return subprocess.run(
         [sys.executable, str(MANAGE), *args], env=clean, capture_output=True, text=True, check=False

@@ -1,0 +1,3 @@
+"""The app's tests share the test world of tests/fixtures/world.py."""
+
+from tests.fixtures.world import login, world  # noqa: F401 - fixtures
