@@ -105,6 +105,58 @@ def cmd_verify(args) -> int:
     return verify.verify(args.stage, extra=args.rest, limit=args.limit)
 
 
+def cmd_release_build(args) -> int:
+    from provisioning import release
+
+    release.build(allow_dirty=args.allow_dirty)
+    return 0
+
+
+def cmd_release_list(args) -> int:
+    from provisioning import release
+
+    built = release.list_built()
+    if not built:
+        print(f"no release built yet in {release.releases_root()}")
+    for manifest in built:
+        print(
+            f"{manifest['release']:<28} built {manifest['built_at']}  commit {manifest['commit']}"
+        )
+    return 0
+
+
+def cmd_release_verify(args) -> int:
+    from provisioning import release
+
+    found = release.find(args.release)
+    print(f"release {found.id}: {len(found.manifest['files'])} files, every checksum matches")
+    return 0
+
+
+def cmd_deploy(args) -> int:
+    from provisioning import deploy
+
+    return deploy.deploy(args.stage, args.release)
+
+
+def cmd_rollback(args) -> int:
+    from provisioning import deploy
+
+    return deploy.rollback(args.stage)
+
+
+def cmd_releases(args) -> int:
+    from provisioning import deploy
+
+    return deploy.releases(args.stage)
+
+
+def cmd_promote(args) -> int:
+    from provisioning import deploy
+
+    return deploy.promote(args.source, args.target, args.release)
+
+
 def cmd_up(args) -> int:
     from provisioning import mainjob
 
@@ -169,6 +221,47 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--limit", help="only these hosts or groups (comma-separated)")
     p.epilog = "Anything after -- goes to pytest: otap verify development -- -k journal"
     p.set_defaults(func=cmd_verify)
+
+    release = sub.add_parser("release", help="app releases: wheel, wheelhouse, static, checksums")
+    release_sub = release.add_subparsers(
+        dest="release_command", metavar="RELEASE_COMMAND", required=True
+    )
+    p = release_sub.add_parser("build", help="build a release of this checkout in dist/releases")
+    p.add_argument(
+        "--allow-dirty",
+        action="store_true",
+        help="build with uncommitted changes (named …dirty; refused by real stages)",
+    )
+    p.set_defaults(func=cmd_release_build)
+    p = release_sub.add_parser("list", help="releases built on this machine")
+    p.set_defaults(func=cmd_release_list)
+    p = release_sub.add_parser("verify", help="check a built release against its checksums")
+    p.add_argument("release", nargs="?", help="release id, VERSION-COMMIT (default: newest)")
+    p.set_defaults(func=cmd_release_verify)
+
+    p = sub.add_parser(
+        "deploy", help="deploy a release to a stage (migrate, switch, health check, rollback)"
+    )
+    _stage_arg(p)
+    p.add_argument("release", nargs="?", help="release id, VERSION-COMMIT (default: newest built)")
+    p.set_defaults(func=cmd_deploy)
+
+    p = sub.add_parser("rollback", help="switch a stage back to its previous release")
+    _stage_arg(p)
+    p.set_defaults(func=cmd_rollback)
+
+    p = sub.add_parser("releases", help="releases on a stage: current, previous, verified")
+    _stage_arg(p)
+    p.set_defaults(func=cmd_releases)
+
+    p = sub.add_parser(
+        "promote",
+        help="deploy to TARGET the release verified on SOURCE (test→acceptance→production)",
+    )
+    p.add_argument("source", help="stage the release was verified on")
+    p.add_argument("target", help="the next stage")
+    p.add_argument("release", nargs="?", help="release id (default: the one current on SOURCE)")
+    p.set_defaults(func=cmd_promote)
 
     p = sub.add_parser("up", help="the main job: lab up, bootstrap, converge, verify")
     _stage_arg(p, optional=True)

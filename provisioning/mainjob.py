@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import time
 
-from provisioning import bootstrap, converge, lab, sshconfig, verify
+from provisioning import bootstrap, converge, deploy, lab, release, sshconfig, verify
 from provisioning.errors import OtapError
 from provisioning.inventory import load_stage
 
@@ -30,6 +30,12 @@ def up(stage_name: str = "development") -> int:
             f"converge of stage {stage_name} failed; see {stage.state_dir / 'converge.log'}."
         )
     t = time.monotonic()
+    built = release.build(allow_dirty=True, say=lambda text: None)
+    figures["release build"] = time.monotonic() - t
+    t = time.monotonic()
+    deploy.deploy(stage_name, built.id, demo=True)
+    figures["deploy"] = time.monotonic() - t
+    t = time.monotonic()
     code = verify.verify(stage_name, extra=["-p", "no:warnings"], quiet=True)
     figures["verify"] = time.monotonic() - t
     if code != 0:
@@ -49,4 +55,31 @@ def up(stage_name: str = "development") -> int:
     print(f"  otap converge {stage_name}   # after changing a role")
     print(f"  otap verify {stage_name}     # check every control again")
     print(f"  otap lab down {stage_name}   # remove the lab completely")
+    print_app(stage, built.id)
     return 0
+
+
+DEMO_ACCOUNTS = [
+    ("organisation manager", "manager@demo.safecoach.test"),
+    ("coach", "anna.coach@demo.safecoach.test"),
+    ("coach", "bram.coach@demo.safecoach.test"),
+    ("client of Anna", "carla@demo.safecoach.test"),
+    ("client of Bram", "fleur@demo.safecoach.test"),
+    ("platform staff (/admin/)", "staff@demo.safecoach.test"),
+]
+
+
+def print_app(stage, release_id: str) -> None:
+    """Where the deployed app is, which CA to trust, and who to sign in as."""
+    print()
+    print(f"the app (release {release_id}) with demo data: https://{stage.vars['public_name']}/")
+    print(f"  trust the lab's CA to open it without a warning: {deploy.stage_ca(stage)}")
+    print(f"  for example: curl --cacert {deploy.stage_ca(stage)} "
+          f"https://{stage.vars['public_name']}/healthz")  # fmt: skip
+    print("  demo accounts, all with the password Demo-Safecoach-2026 (README.md lists every one):")
+    for role, email in DEMO_ACCOUNTS:
+        print(f"    {email:<34} {role}")
+    print(
+        "  mail and SMS codes of the lab: /var/lib/safecoach/mail and /var/lib/safecoach/sms.jsonl"
+        " on web1 (otap ssh development web1 -- sudo tail /var/lib/safecoach/sms.jsonl)"
+    )

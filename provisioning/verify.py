@@ -47,6 +47,8 @@ def verify(
         str(REPO / "tests" / "infra"),
         f"--hosts={hosts}",
         f"--ssh-config={config}",
+        # the suite's root conftest loads the app's test world (Django models): not here
+        f"--confcutdir={REPO / 'tests' / 'infra'}",
         "-p",
         "no:cacheprovider",
         "-p",

@@ -23,6 +23,13 @@ COMMANDS = [
     ["converge"],
     ["verify"],
     ["up"],
+    ["release"],
+    ["release", "build"],
+    ["release", "verify"],
+    ["deploy"],
+    ["rollback"],
+    ["releases"],
+    ["promote"],
 ]
 
 

@@ -17,6 +17,10 @@ PER_STAGE = {
     "apt_proxy",  # addresses (the lab's proxy)
     "admins",  # secrets: who holds a key
     "host_size",  # sizes
+    "public_name",  # addresses: the site's name
+    "secret_key",  # secrets
+    "db_app_password",  # secrets
+    "sms_token",  # secrets
 }
 
 

@@ -1,0 +1,151 @@
+"""Benchmark: the deployed app through nginx (TLS) on the lab's web host.
+
+    .venv/bin/python benchmarks/lab_web.py [--seconds 10] [--concurrency 20] [--messages 1000]
+
+Needs the development stage up with the app deployed (`otap up`). Makes sure Carla's dialogue
+holds --messages extra messages (seed_demo), then runs a load generator ON web1 (Python's
+threads and http.client over TLS to nginx at the host's own address, so the figures are nginx +
+gunicorn + PostgreSQL on db1, not the lab's bridge; to 127.0.0.1, which role web exempts from
+the general rate limit): signed in as Carla, it asks her dialogue
+page, /healthz (a minimal Django view through the same middleware) and a static file, each for
+--seconds with --concurrency clients. Prints requests per second and p95 for each, and the ratio
+dialogue / minimal. Traffic stays inside the lab (web1 to itself); every loop is bounded in time.
+"""
+
+import argparse
+import json
+import os
+import platform
+import subprocess
+import sys
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO))
+
+LOAD = r"""
+import http.client, json, re, socket, ssl, sys, threading, time, urllib.parse
+name, address, seconds, concurrency = sys.argv[1], sys.argv[2], float(sys.argv[3]), int(sys.argv[4])
+context = ssl.create_default_context(cafile="/etc/ssl/safecoach-stage-ca.crt")
+
+def connect():
+    c = http.client.HTTPSConnection(address, 443, context=context, timeout=30)
+    c._tunnel_host = None
+    c.sock = context.wrap_socket(socket.create_connection((address, 443), timeout=30),
+                                 server_hostname=name)
+    return c
+
+def request(c, method, path, cookies, body=None, headers=None):
+    h = {"Host": name, "Cookie": "; ".join(f"{k}={v}" for k, v in cookies.items())}
+    h.update(headers or {})
+    c.request(method, path, body=body, headers=h)
+    r = c.getresponse()
+    data = r.read()
+    for value in r.headers.get_all("Set-Cookie") or []:
+        k, v = value.split(";", 1)[0].split("=", 1)
+        cookies[k] = v
+    return r.status, r.headers, data
+
+def sign_in(email, password):
+    cookies = {}
+    c = connect()
+    _, _, page = request(c, "GET", "/account/login/", cookies)
+    token = re.search(rb'name="csrfmiddlewaretoken" value="([^"]+)"', page).group(1).decode()
+    form = urllib.parse.urlencode({"csrfmiddlewaretoken": token, "username": email,
+                                   "password": password})
+    status, headers, _ = request(c, "POST", "/account/login/", cookies, form,
+                                 {"Content-Type": "application/x-www-form-urlencoded",
+                                  "Referer": f"https://{name}/account/login/"})
+    if status != 302:
+        raise SystemExit(f"sign-in failed with {status}")
+    if "/login/code/" in headers.get("Location", ""):
+        raise SystemExit("the demo account has two-step verification on; use one without")
+    return cookies
+
+def run(path, cookies):
+    latencies, errors, stop = [], [0], time.monotonic() + seconds
+    lock = threading.Lock()
+    def worker():
+        c = connect()
+        mine = []
+        while time.monotonic() < stop:
+            t = time.perf_counter()
+            try:
+                status, _, _ = request(c, "GET", path, dict(cookies))
+            except (OSError, http.client.HTTPException):
+                errors[0] += 1
+                c = connect()
+                continue
+            if status != 200:
+                errors[0] += 1
+            mine.append(time.perf_counter() - t)
+        with lock:
+            latencies.extend(mine)
+    threads = [threading.Thread(target=worker) for _ in range(concurrency)]
+    started = time.monotonic()
+    for t in threads: t.start()
+    for t in threads: t.join(seconds + 60)
+    elapsed = time.monotonic() - started
+    latencies.sort()
+    p95 = latencies[int(len(latencies) * 0.95) - 1] if latencies else float("nan")
+    return {"path": path, "requests": len(latencies), "errors": errors[0],
+            "rps": len(latencies) / elapsed, "p95_ms": p95 * 1000}
+
+cookies = sign_in("carla@demo.safecoach.test", "Demo-Safecoach-2026")
+c = connect()
+_, _, page = request(c, "GET", "/dialogue/", cookies)
+css = re.search(rb'href="(/static/[^"]+\.css)"', page)
+results = [run("/dialogue/", cookies), run("/healthz", {}),
+           run(css.group(1).decode() if css else "/static/admin/css/base.css", {})]
+print(json.dumps(results))
+"""
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--seconds", type=float, default=10)
+    parser.add_argument("--concurrency", type=int, default=20)
+    parser.add_argument("--messages", type=int, default=1000)
+    args = parser.parse_args()
+    from provisioning import sshconfig
+    from provisioning.inventory import load_stage
+
+    stage = load_stage("development")
+    config = str(sshconfig.config_path(stage))
+    web = stage.hosts[stage.groups["web"][0]]
+    name = stage.vars["public_name"]
+
+    def ssh(command: str, stdin: str | None = None) -> str:
+        proc = subprocess.run(
+            ["ssh", "-F", config, web.name, command],
+            input=stdin, capture_output=True, text=True, timeout=600,
+        )  # fmt: skip
+        if proc.returncode != 0:
+            raise SystemExit(f"ssh {web.name} {command!r} failed: {proc.stderr.strip()}")
+        return proc.stdout
+
+    ssh(f"sudo safecoach-manage seed_demo --messages {args.messages}")
+    # to nginx at the host's loopback: exempt from the general rate limit, never from sign-in's
+    out = ssh(f"python3 - {name} 127.0.0.1 {args.seconds} {args.concurrency}", stdin=LOAD).strip()
+    dialogue, minimal, static = json.loads(out.splitlines()[-1])
+    cpus = ssh("nproc").strip()
+    print(
+        f"machine: {platform.node()}, {os.cpu_count()} CPUs on the controller, web1 sees {cpus}; "
+        f"{args.concurrency} clients, {args.seconds:.0f} s each, through nginx (TLS) on {web.name}"
+    )
+    for label, r in (
+        ("dialogue page", dialogue),
+        ("minimal view", minimal),
+        ("static file", static),
+    ):
+        print(
+            f"{label:<14} {r['path']:<40} {r['rps']:8.1f} req/s  p95 {r['p95_ms']:7.1f} ms  "
+            f"errors {r['errors']}"
+        )
+    ratio = dialogue["rps"] / minimal["rps"] if minimal["rps"] else float("nan")
+    print(f"dialogue / minimal: {ratio:.2f} (target at least 0.5); dialogue p95 target < 100 ms")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,116 @@
+"""Role app on the hosts of group web: account, sandbox, configuration, timers, releases."""
+
+import json
+
+import pytest
+
+
+@pytest.fixture
+def app(host, inv_host, role_defaults, stage):
+    if "web" not in inv_host.groups:
+        pytest.skip(f"{inv_host.name} is not in group web")
+    if not host.file("/opt/safecoach/current").exists:
+        pytest.skip(f"no release deployed on {inv_host.name} yet: run `otap deploy {stage.name}`")
+    return role_defaults("app")
+
+
+@pytest.mark.control("DEP-01")
+def test_app_account_has_no_shell_and_no_password(host, app):
+    user = host.user("safecoach")
+    assert user.shell == "/usr/sbin/nologin"
+    with host.sudo():
+        shadow = host.check_output("getent shadow safecoach").split(":")[1]
+    assert shadow.startswith("!") or shadow == "*"
+
+
+@pytest.mark.control("DEP-01")
+def test_releases_are_root_owned_and_current_is_a_release(host, app):
+    root = host.file("/opt/safecoach/releases")
+    assert (root.user, root.group, root.mode) == ("root", "root", 0o755)
+    current = host.file("/opt/safecoach/current")
+    assert current.is_symlink
+    target = current.linked_to
+    assert target.startswith("/opt/safecoach/releases/")
+    assert host.file(f"{target}/manifest.json").user == "root"
+    with host.sudo():
+        check = host.run(f"cd {target}/dist && sha256sum --quiet -c SHA256SUMS")
+    assert check.rc == 0, check.stdout
+
+
+@pytest.mark.control("DEP-02")
+def test_gunicorn_runs_sandboxed_under_systemd(host, app):
+    for unit in ("safecoach.socket", "safecoach.service"):
+        assert host.service(unit).is_enabled, unit
+        assert host.service(unit).is_running, unit
+    props = dict(
+        line.split("=", 1)
+        for line in host.check_output(
+            "systemctl show safecoach.service -p User -p NoNewPrivileges -p ProtectSystem "
+            "-p PrivateTmp -p CapabilityBoundingSet -p ReadWritePaths -p ProtectHome "
+            "-p RestrictNamespaces"
+        ).splitlines()
+    )
+    assert props["User"] == "safecoach"
+    assert props["NoNewPrivileges"] == "yes"
+    assert props["ProtectSystem"] == "strict"
+    assert props["PrivateTmp"] == "yes"
+    assert props["ProtectHome"] == "yes"
+    assert props["CapabilityBoundingSet"] == ""
+    assert props["ReadWritePaths"] == "/var/lib/safecoach"
+    workers = host.process.filter(user="safecoach", comm="gunicorn")
+    assert len(workers) >= 2
+
+
+@pytest.mark.control("DEP-02")
+def test_gunicorn_is_reachable_only_through_nginx(host, app):
+    sock = host.file("/run/safecoach-gunicorn.sock")
+    assert sock.is_socket
+    assert (sock.user, sock.group, sock.mode) == ("root", "www-data", 0o660)
+    tcp = {s.split(":")[-1] for s in host.socket.get_listening_sockets() if s.startswith("tcp")}
+    assert tcp <= {"22", "80", "443", "9100"}, tcp
+    # the app's account itself cannot connect; nginx's can
+    denied = host.run(
+        'sudo -n -u nobody python3 -c "import socket; s=socket.socket(socket.AF_UNIX); '
+        "s.connect('/run/safecoach-gunicorn.sock')\""
+    )
+    assert denied.rc != 0 and "Permission denied" in denied.stderr
+
+
+@pytest.mark.control("DEP-03")
+def test_environment_and_secrets_are_readable_by_the_app_only(host, app, stage):
+    with host.sudo():
+        env = host.file("/etc/safecoach/safecoach.env")
+        assert (env.user, env.group, env.mode) == ("root", "safecoach", 0o640)
+        assert host.file("/etc/safecoach").mode == 0o750
+        text = env.content_string
+    assert host.run("cat /etc/safecoach/safecoach.env").rc != 0  # not the admin without sudo
+    assert "sslmode=verify-full" in text
+    assert "SAFECOACH_SECRET_KEY=" in text
+    assert "SAFECOACH_DEBUG" not in text
+    if stage.lab:
+        assert "SAFECOACH_SMS_BACKEND=file" in text
+        assert "filebased.EmailBackend" in text
+    else:
+        assert "SAFECOACH_SMS_BACKEND=http" in text
+
+
+@pytest.mark.control("DEP-04")
+def test_retention_and_cleanup_run_on_timers(host, app):
+    for timer in ("safecoach-retention.timer", "safecoach-cleanup.timer"):
+        assert host.service(timer).is_enabled, timer
+        assert host.service(timer).is_running, timer
+    unit = host.file("/etc/systemd/system/safecoach-retention.service").content_string
+    assert "erase_inactive" in unit
+    cleanup = host.file("/etc/systemd/system/safecoach-cleanup.service").content_string
+    assert "clearsessions" in cleanup and "purge_signin_records" in cleanup
+    with host.sudo():
+        run = host.run("systemctl start safecoach-cleanup.service")
+    assert run.rc == 0, run.stderr
+
+
+@pytest.mark.control("DEP-05")
+def test_deploy_record_names_the_current_release(host, app):
+    record = json.loads(host.file("/var/lib/safecoach-deploy/record.json").content_string)
+    current = host.file("/opt/safecoach/current").linked_to.rsplit("/", 1)[1]
+    assert record["current"] == current
+    assert any(e["release"] == current and e["event"] == "verified" for e in record["history"])
