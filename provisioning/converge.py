@@ -67,9 +67,10 @@ def converge(
     playbook: str = "site.yml",
     quiet: bool = False,
 ) -> Result:
-    from provisioning import lab
+    from provisioning import lab, secrets
 
     stage = load_stage(stage_name)
+    password = secrets.vault_password_file(stage)
     lab.require_up(stage)
     sshconfig.write(stage)
     cmd = [tool("ansible-playbook"), "-i", str(stage.path), str(REPO / playbook)]
@@ -85,6 +86,7 @@ def converge(
         "ANSIBLE_FORCE_COLOR": "0",
         "ANSIBLE_NOCOLOR": "1",
         "PYTHONUNBUFFERED": "1",
+        "OTAP_VAULT_PASSWORD_FILE": str(password),
     }
     started = time.monotonic()
     lines: list[str] = []

@@ -17,6 +17,7 @@ PER_STAGE = {
     "apt_proxy",  # addresses (the lab's proxy)
     "admins",  # secrets: who holds a key
     "host_size",  # sizes
+    "egress",  # addresses (outside services the firewall lets hosts reach)
 }
 
 

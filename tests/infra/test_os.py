@@ -1,0 +1,41 @@
+"""Role base, OS baseline: sysctls, updates, time sync, nothing unneeded."""
+
+import pytest
+
+
+def _in_container(host) -> bool:
+    return host.run("systemd-detect-virt --container").rc == 0
+
+
+@pytest.mark.control("OS-01")
+def test_network_sysctls(host, role_defaults):
+    for key, value in role_defaults("base")["base_sysctl_network"].items():
+        assert host.sysctl(key) == value, key
+
+
+@pytest.mark.control("OS-02")
+def test_kernel_sysctls(host, role_defaults):
+    if _in_container(host):
+        pytest.skip("not applicable in the lab: a container shares the controller's kernel")
+    for key, value in role_defaults("base")["base_sysctl_kernel"].items():
+        assert host.sysctl(key) == value, key
+
+
+@pytest.mark.control("OS-03")
+def test_unattended_security_upgrades_on_test_only(host, stage, role_defaults):
+    installed = host.package("unattended-upgrades").is_installed
+    assert installed == (stage.name in role_defaults("base")["base_unattended_upgrades_stages"])
+
+
+@pytest.mark.control("OS-04")
+def test_time_sync(host):
+    assert host.service("systemd-timesyncd").is_enabled
+    if _in_container(host):
+        pytest.skip("not applicable in the lab: a container cannot set the clock it shares")
+    assert host.check_output("timedatectl show -p NTPSynchronized --value") == "yes"
+
+
+@pytest.mark.control("OS-05")
+def test_nothing_unneeded(host, role_defaults):
+    for name in role_defaults("base")["base_packages_absent"]:
+        assert not host.package(name).is_installed, name
