@@ -1,4 +1,4 @@
-"""pyinfra inventory for `otap patch`: every host of the stage as the admin, through the bastion."""
+"""pyinfra inventory for `otap patch`: every host of the stage, as the admin of its ssh_config."""
 
 import os
 
@@ -6,17 +6,8 @@ from provisioning import sshconfig
 from provisioning.inventory import load_stage
 
 _stage = load_stage(os.environ["OTAP_STAGE"])
+# Through OpenSSH (provisioning/pyinfra_openssh.py): paramiko cannot reach hardened hosts.
 hosts = [
-    (
-        name,
-        {
-            "ssh_hostname": name,
-            "ssh_user": sshconfig.admin_user(_stage),
-            "ssh_config_file": str(sshconfig.config_path(_stage)),
-            "ssh_known_hosts_file": str(sshconfig.known_hosts_path(_stage)),
-            "ssh_strict_host_key_checking": "yes",
-            "_sudo": True,
-        },
-    )
+    (f"@otapssh/{name}", {"ssh_config_file": str(sshconfig.config_path(_stage)), "_sudo": True})
     for name in sorted(_stage.hosts)
 ]

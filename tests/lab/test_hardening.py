@@ -369,7 +369,7 @@ def test_ssh_audit_finds_no_failure_or_warning(converged, stage):
     bad = {}
     for host, text in results.items():
         assert "(kex)" in text, f"ssh-audit did not talk to {host}: {text[-500:]}"
-        lines = [ln for ln in text.splitlines() if re.search(r"\((fail|warn)\)", ln)]
+        lines = [ln for ln in text.splitlines() if re.search(r"\[(fail|warn)\]", ln)]
         if lines:
             bad[host] = lines
     FIGURES["ssh-audit failures/warnings"] = {h: len(bad.get(h, [])) for h in results}

@@ -71,6 +71,9 @@ def test_dos_limits_in_front_of_http_and_ssh():
     assert "--hashlimit-above 20/second --hashlimit-burst 40 --hashlimit-mode srcip" in out
     assert "--connlimit-above 50 --connlimit-mask 32" in out
     assert "--hashlimit-name sc-ssh4" in out
+    assert "--hashlimit-above 60/minute --hashlimit-burst 60" in out, "inner hosts: via the bastion"
+    bastion = rules("development", "bastion1")["v4"]
+    assert "--hashlimit-above 10/minute --hashlimit-burst 20" in bastion
     custom = rules("development", "web1", limits={"http": {"connections": 7}})["v4"]
     assert "--connlimit-above 7 " in custom
 

@@ -193,14 +193,16 @@ def plan(
                 {"name": f"{rule.get('name', key)} (egress)", "proto": _proto(rule),
                  "ports": _ports(rule), "destinations": dst}
             )  # fmt: skip
-    return {"in": inbound, "out": outbound}
+    return {"in": inbound, "out": outbound, "bastion": host in bastions}
 
 
 def _render(version: int, data: dict, limits: Mapping) -> str:
     icmp = "icmp" if version == 4 else "ipv6-icmp"
     type_opt = "--icmp-type" if version == 4 else "--icmpv6-type"
     http = limits["http"]
-    ssh = limits["ssh"]
+    # The bastion takes SSH from the admin networks; the others only from the bastion, whose one
+    # address carries every admin's and every tool's connections, so it gets a larger budget.
+    ssh = limits["ssh"] if data.get("bastion") else limits["ssh_inner"]
     log = limits["log"]
     mask = 32 if version == 4 else 128
     lines = [
@@ -291,6 +293,7 @@ def _render(version: int, data: dict, limits: Mapping) -> str:
 DEFAULT_LIMITS = {
     "http": {"rate": "20/second", "burst": 40, "connections": 50},
     "ssh": {"rate": "10/minute", "burst": 20, "connections": 10},
+    "ssh_inner": {"rate": "60/minute", "burst": 60, "connections": 30},
     "log": {"rate": "6/minute", "burst": 10},
 }
 
