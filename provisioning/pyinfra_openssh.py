@@ -5,7 +5,8 @@ exchanges that role ssh allows (SSH-02), so it cannot reach a hardened host. Thi
 `ssh -F <ssh_config> HOST COMMAND` and `scp -F <ssh_config>`: the same one SSH path as Ansible,
 testinfra and a person (ProxyJump through the bastion, pinned host keys, connection sharing).
 
-Inventory names: `@otapssh/web1`; host data `ssh_config_file` names the stage's ssh_config.
+Inventory names: `@otapssh/web1` (the host is then called `web1`); host data `ssh_config_file`
+names the stage's ssh_config.
 """
 
 from __future__ import annotations
@@ -33,7 +34,7 @@ class OpenSSHConnector(BaseConnector):
     def make_names_data(name=None):
         if not name:
             raise ValueError("@otapssh needs a host name: @otapssh/web1")
-        yield f"@otapssh/{name}", {"otapssh_host": name}, ["@otapssh"]
+        yield name, {"otapssh_host": name}, ["@otapssh"]
 
     def _ssh(self) -> list[str]:
         config = self.host.data.get("ssh_config_file")
