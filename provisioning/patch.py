@@ -7,7 +7,7 @@
   installed, pinned to that version. Any pending update that test has not had long enough is
   refused: nothing is installed and the command says which packages and how long to wait
   (or, with --only-soaked, the soaked ones are installed and the rest wait).
-- development (the lab) follows production's rule against the lab itself.
+- development (the lab) comes before test and takes every update, like test.
 """
 
 from __future__ import annotations
@@ -158,7 +158,7 @@ def patch(stage_name: str, soak_days: float | None = None, only_soaked: bool = F
 
         lab.require_up(stage)
     sshconfig.write(stage)
-    if stage.name == SOURCE_STAGE:
+    if stage.name == SOURCE_STAGE or stage.lab:
         if not dry_run:
             run_pyinfra(stage, {}, upgrade_all=True)
         print(f"==> stage {stage.name}: updates installed; later stages may take them after {soak}")

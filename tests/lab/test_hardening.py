@@ -394,6 +394,18 @@ def test_ssh_audit_finds_no_failure_or_warning(converged, stage):
     assert not bad, json.dumps(bad, indent=1)
 
 
+def test_otap_patch_reaches_the_hardened_hosts(converged, stage):
+    """pyinfra through OpenSSH (paramiko speaks none of the hardened key exchanges)."""
+    t = time.monotonic()
+    out = otap("patch", STAGE, timeout=900)
+    FIGURES["otap patch development (s)"] = round(time.monotonic() - t)
+    assert "updates installed" in out.stdout
+    log = (stage.state_dir / "patch.log").read_text()
+    assert "OTAP-01 | test takes every update first" in log
+    pending = ssh(stage, "web1", "apt-get -s -o Debug::NoLocking=1 upgrade | grep -c ^Inst || true")
+    assert pending.stdout.strip() == "0"
+
+
 def test_lynis_hardening_index_per_host(converged, stage):
     """Lynis (Debian package) on every host; the index is printed, the target is 80."""
 
