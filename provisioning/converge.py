@@ -70,8 +70,8 @@ def converge(
     from provisioning import lab, secrets
 
     stage = load_stage(stage_name)
-    password = secrets.vault_password_file(stage)
     lab.require_up(stage)
+    password = secrets.vault_password_file(stage)
     sshconfig.write(stage)
     cmd = [tool("ansible-playbook"), "-i", str(stage.path), str(REPO / playbook)]
     if check:
