@@ -49,8 +49,6 @@ def verify(
         f"--ssh-config={config}",
         "-p",
         "no:cacheprovider",
-        "-p",
-        "no:django",
         "-W",
         "ignore::pytest.PytestConfigWarning",
         "-q",
