@@ -45,3 +45,19 @@ def test_time_sync(host):
 def test_nothing_unneeded(host, role_defaults):
     for name in role_defaults("base")["base_packages_absent"]:
         assert not host.package(name).is_installed, name
+
+
+@pytest.mark.control("OS-06")
+def test_login_defaults_core_dumps_modules_and_notice(host, role_defaults):
+    defaults = role_defaults("base")
+    login_defs = host.file("/etc/login.defs").content_string
+    for key, value in defaults["base_login_defs"].items():
+        assert any(line.split() == [key, str(value)] for line in login_defs.splitlines()), key
+    assert (
+        "hard core 0" in host.file("/etc/security/limits.d/10-safecoach-core.conf").content_string
+    )
+    blacklist = host.file("/etc/modprobe.d/safecoach-blacklist.conf").content_string
+    for module in defaults["base_modules_disabled"]:
+        assert f"install {module} /bin/false" in blacklist
+    assert "Authorised use only" in host.file("/etc/issue.net").content_string
+    assert host.package("libpam-tmpdir").is_installed
