@@ -216,7 +216,6 @@ def _render(version: int, data: dict, limits: Mapping) -> str:
         "-A INPUT -i lo -j ACCEPT",
         "-A INPUT -m conntrack --ctstate INVALID -j DROP",
         "-A INPUT -m conntrack --ctstate ESTABLISHED,RELATED -j ACCEPT",
-        "-A INPUT -p tcp ! --syn -m conntrack --ctstate NEW -j DROP",
     ]
     if version == 4:
         lines += [
