@@ -8,7 +8,7 @@ def test_every_session_on_the_bastion_is_logged(host, inv_host):
     with host.sudo():
         conf = host.check_output("sshd -T -C user=nobody,host=x,addr=203.0.113.1")
     if "bastion" not in inv_host.groups:
-        assert "forcecommand" not in conf
+        assert "forcecommand none" in conf
         return
     assert "forcecommand /usr/local/sbin/sc-session" in conf
     assert host.file("/var/log/bastion-sessions").is_directory
