@@ -48,8 +48,22 @@ def host_keys_dir(stage: Stage) -> Path:
     return stage.state_dir / "hostkeys"
 
 
+def root_can_log_in(stage: Stage) -> bool:
+    """Day 0 logs in as root; once role ssh is in force root cannot (ACC-02, SSH-01)."""
+    key = root_key(stage)
+    cmd = ["ssh", "-F", str(sshconfig.config_path(stage)), "-o", "BatchMode=yes",
+           "-o", "ConnectTimeout=10", "-o", "ControlPath=none", "-l", "root"]  # fmt: skip
+    if key:
+        cmd += ["-i", str(key)]
+    proc = subprocess.run(
+        [*cmd, stage.bastion.name, "true"], capture_output=True, timeout=60, check=False
+    )
+    return proc.returncode == 0
+
+
 def pyinfra_hosts(stage_name: str, phase: str) -> tuple[Stage, list[tuple[str, dict]]]:
     stage = load_stage(stage_name)
+    as_admin = os.environ.get("OTAP_BOOTSTRAP_AS") == "admin"
     admins = stage.admins()
     bastion = stage.bastion.name
     key = root_key(stage)
@@ -70,6 +84,14 @@ def pyinfra_hosts(stage_name: str, phase: str) -> tuple[Stage, list[tuple[str, d
             "etc_hosts": etc_hosts(stage, name),
             "host_keys_dir": str(host_keys_dir(stage)),
         }
+        if as_admin:
+            # A hardened host: root cannot log in and paramiko speaks none of its key exchanges,
+            # so day 0 runs again as the admin with sudo, through OpenSSH and the ssh_config.
+            for k in [k for k in data if k.startswith("ssh_") and k != "ssh_config_file"]:
+                del data[k]
+            data["_sudo"] = True
+            out.append((f"@otapssh/{name}", data))
+            continue
         if key:
             data["ssh_key"] = str(key)
         out.append((name, data))
@@ -87,13 +109,14 @@ def parse_totals(output: str) -> dict[str, int]:
     return {"hosts": 0, "changed": 0, "errors": 0, "unchanged": 0}
 
 
-def run_phase(stage: Stage, phase: str, accept_new: bool) -> dict[str, int]:
+def run_phase(stage: Stage, phase: str, accept_new: bool, as_admin: bool = False) -> dict[str, int]:
     pyinfra = shutil.which("pyinfra", path=str(Path(sys.executable).parent)) or "pyinfra"
     env = {
         **os.environ,
         "OTAP_STAGE": stage.name,
         "OTAP_BOOTSTRAP_PHASE": phase,
         "OTAP_STRICT_HOST_KEYS": "accept-new" if accept_new else "yes",
+        "OTAP_BOOTSTRAP_AS": "admin" if as_admin else "root",
         "PYTHONUNBUFFERED": "1",
     }
     cmd = [pyinfra, "-y", "--no-wait", str(INVENTORY), str(DEPLOY)]
@@ -139,8 +162,9 @@ def bootstrap(stage_name: str, accept_new_host_keys: bool = False) -> int:
     sshconfig.write(stage)
     started = time.monotonic()
     changed = 0
+    as_admin = not root_can_log_in(stage)
     for phase in ("bastion", "inner"):
-        totals = run_phase(stage, phase, accept_new_host_keys)
+        totals = run_phase(stage, phase, accept_new_host_keys, as_admin)
         changed += totals["changed"]
         print(
             f"==> bootstrap {phase}: {totals['hosts']} operation runs, changed={totals['changed']}",

@@ -157,6 +157,14 @@ def cmd_promote(args) -> int:
     return deploy.promote(args.source, args.target, args.release)
 
 
+def cmd_patch(args) -> int:
+    from provisioning import patch
+
+    return patch.patch(
+        args.stage, soak_days=args.soak_days, only_soaked=args.only_soaked, dry_run=args.dry_run
+    )
+
+
 def cmd_up(args) -> int:
     from provisioning import mainjob
 
@@ -262,6 +270,22 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("target", help="the next stage")
     p.add_argument("release", nargs="?", help="release id (default: the one current on SOURCE)")
     p.set_defaults(func=cmd_promote)
+
+    p = sub.add_parser(
+        "patch", help="OS updates: test first; later stages only what has soaked on test"
+    )
+    _stage_arg(p)
+    p.add_argument(
+        "--soak-days",
+        type=float,
+        default=None,
+        help="days a version must have run on test (default $OTAP_SOAK_DAYS or 7)",
+    )
+    p.add_argument(
+        "--only-soaked", action="store_true", help="install the soaked updates, leave the rest"
+    )
+    p.add_argument("--dry-run", action="store_true", help="say what would be installed")
+    p.set_defaults(func=cmd_patch)
 
     p = sub.add_parser("up", help="the main job: lab up, bootstrap, converge, verify")
     _stage_arg(p, optional=True)

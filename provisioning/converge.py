@@ -67,10 +67,11 @@ def converge(
     playbook: str = "site.yml",
     quiet: bool = False,
 ) -> Result:
-    from provisioning import lab
+    from provisioning import lab, secrets
 
     stage = load_stage(stage_name)
     lab.require_up(stage)
+    password = secrets.vault_password_file(stage)
     sshconfig.write(stage)
     cmd = [tool("ansible-playbook"), "-i", str(stage.path), str(REPO / playbook)]
     if check:
@@ -85,6 +86,7 @@ def converge(
         "ANSIBLE_FORCE_COLOR": "0",
         "ANSIBLE_NOCOLOR": "1",
         "PYTHONUNBUFFERED": "1",
+        "OTAP_VAULT_PASSWORD_FILE": str(password),
     }
     started = time.monotonic()
     lines: list[str] = []

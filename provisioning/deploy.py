@@ -1,7 +1,8 @@
 """Releases on a stage with Fabric, through the bastion: deploy, rollback, releases, promote.
 
-Every connection uses the stage's one OpenSSH config (`Config(runtime_ssh_path=…)`, ProxyJump
-through the bastion) and the stage's pinned known_hosts: an unknown host key is refused, never
+Every connection is a Fabric Connection carried by OpenSSH (provisioning/fabric_openssh.py: paramiko
+speaks none of the hardened hosts' key exchanges) with the stage's one ssh_config: ProxyJump
+through the bastion and the stage's pinned known_hosts, so an unknown host key is refused, never
 added. On each web host, as the admin with sudo:
 
     /opt/safecoach/releases/<id>/   venv (from the wheelhouse), static, dist (what was uploaded)
@@ -147,9 +148,8 @@ def check_direct_deploy(stage: Stage, release: releases_mod.Release) -> None:
 
 
 def connect(stage: Stage, host: str):
-    """A Fabric connection through the stage's ssh_config with its pinned host keys only."""
-    import paramiko
-    from fabric import Config, Connection
+    """A Fabric connection through the stage's ssh_config (ProxyJump, pinned host keys only)."""
+    from provisioning.fabric_openssh import OpenSSHConnection
 
     known = sshconfig.known_hosts_path(stage)
     if not known.is_file():
@@ -157,18 +157,7 @@ def connect(stage: Stage, host: str):
             f"stage {stage.name} has no pinned host keys ({known}); run `otap bootstrap "
             f"{stage.name}` first."
         )
-    config_path = sshconfig.write(stage)
-    config = Config(runtime_ssh_path=str(config_path))
-    conn = Connection(host, config=config, connect_timeout=15)
-    chain = [conn]
-    gateway = conn.gateway
-    while isinstance(gateway, Connection):
-        chain.append(gateway)
-        gateway = gateway.gateway
-    for each in chain:
-        each.client.set_missing_host_key_policy(paramiko.RejectPolicy())
-        each.client.load_host_keys(str(known))
-    return conn
+    return OpenSSHConnection(host, sshconfig.write(stage), connect_timeout=15)
 
 
 def _unreachable(stage: Stage, host: str, exc: Exception) -> OtapError:
@@ -190,12 +179,6 @@ def run(target: Target, command: str, sudo: bool = True, check: bool = True, std
         raise RemoteFailure(exc.result) from exc
     except (OSError, EOFError) as exc:
         raise _unreachable(target.stage, target.host, exc) from exc
-    except Exception as exc:
-        import paramiko
-
-        if isinstance(exc, paramiko.SSHException):
-            raise _unreachable(target.stage, target.host, exc) from exc
-        raise
 
 
 class RemoteFailure(Exception):

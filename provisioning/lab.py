@@ -112,6 +112,31 @@ def ssh_port_open(address: str, timeout: float = 1.0) -> bool:
         return False
 
 
+def ssh_answers_inside(netns: str, address: str, timeout: float = 1.0) -> bool:
+    """sshd answers on the host's own address, asked from inside its network namespace.
+
+    Once role firewall is in force only the bastion reaches SSH on the other hosts (and only the
+    admin networks the bastion), so the controller cannot ask from outside; inside the namespace
+    the question goes over loopback, which every rule set lets through.
+    """
+    probe = (
+        "import socket,sys\n"
+        "s=socket.create_connection((sys.argv[1],22),timeout=float(sys.argv[2]))\n"
+        "s.settimeout(float(sys.argv[2]))\n"
+        "sys.exit(0 if s.recv(8).startswith(b'SSH-') else 1)"
+    )
+    try:
+        proc = subprocess.run(
+            ["ip", "netns", "exec", netns, sys.executable, "-c", probe, address, str(timeout)],
+            capture_output=True,
+            timeout=timeout + 5,
+            check=False,
+        )
+    except subprocess.TimeoutExpired:
+        return False
+    return proc.returncode == 0
+
+
 def host_state(stage: Stage, host: str) -> str:
     hdir = host_dir(stage, host)
     if not (hdir / "host.json").exists():
@@ -122,7 +147,8 @@ def host_state(stage: Stage, host: str) -> str:
         return "dead"
     if not alive(nsp, str(hdir / "root")):
         return "restarting"
-    return "running" if ssh_port_open(stage.hosts[host].address) else "booting"
+    netns = f"{network.prefix(stage.lab_index)}{host}"
+    return "running" if ssh_answers_inside(netns, stage.hosts[host].address) else "booting"
 
 
 def acng_running(stage: Stage) -> bool:

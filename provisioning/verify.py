@@ -51,8 +51,6 @@ def verify(
         f"--confcutdir={REPO / 'tests' / 'infra'}",
         "-p",
         "no:cacheprovider",
-        "-p",
-        "no:django",
         "-W",
         "ignore::pytest.PytestConfigWarning",
         "-q",

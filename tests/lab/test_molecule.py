@@ -1,4 +1,4 @@
-"""`molecule test` for role base passes on the lab (driver default: create/destroy are ours)."""
+"""`molecule test` for roles base, firewall and ssh passes on the lab (driver default)."""
 
 import os
 import shutil
@@ -14,13 +14,13 @@ from tests.lab.conftest import STAGE, otap
 pytestmark = [pytest.mark.lab, pytest.mark.slow]
 
 
-def test_molecule_test_passes_for_base(stage):
+def run_molecule(*args: str) -> subprocess.CompletedProcess:
     bindir = str(Path(sys.executable).parent)
     molecule = shutil.which("molecule", path=bindir)
     assert molecule, "molecule is part of the ops extra"
     try:
         proc = subprocess.run(
-            [molecule, "test"],
+            [molecule, "test", *args],
             cwd=REPO,
             capture_output=True,
             text=True,
@@ -29,6 +29,13 @@ def test_molecule_test_passes_for_base(stage):
         )
     finally:
         otap("lab", "down", STAGE, check=False)
+    return proc
+
+
+@pytest.mark.parametrize("scenario", ["default", "firewall", "ssh"])
+def test_molecule_test_passes(stage, scenario):
+    """default = role base; firewall and ssh: their own scenarios, idempotence included."""
+    proc = run_molecule("-s", scenario)
     tail = (proc.stdout + proc.stderr)[-4000:]
     assert proc.returncode == 0, tail
     assert "idempotence: Executed: Successful" in proc.stdout + proc.stderr, tail

@@ -21,12 +21,19 @@ PER_STAGE = {
     "secret_key",  # secrets
     "db_app_password",  # secrets
     "sms_token",  # secrets
+    "egress",  # addresses (outside services the firewall lets hosts reach)
 }
+
+
+# The vault file holds nothing but the stage's secrets (tests/unit/test_secrets.py); the lab's is
+# made by otap and not in the repository.
+VAULT = "group_vars/all/vault.yml"
 
 
 def files_of(stage):
     root = INVENTORIES / stage
-    return sorted(str(p.relative_to(root)) for p in root.rglob("*") if p.is_file())
+    found = (str(p.relative_to(root)) for p in root.rglob("*") if p.is_file())
+    return sorted(name for name in found if name != VAULT)
 
 
 def test_same_files_in_every_stage():
@@ -39,6 +46,8 @@ def test_group_vars_differ_only_in_per_stage_keys():
     base = INVENTORIES / "production" / "group_vars"
     for path in sorted(base.rglob("*.yml")):
         rel = path.relative_to(base)
+        if str(rel) == "all/vault.yml":
+            continue
         reference = yaml.safe_load(path.read_text()) or {}
         for stage in STAGES:
             other = yaml.safe_load((INVENTORIES / stage / "group_vars" / rel).read_text()) or {}

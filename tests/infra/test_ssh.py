@@ -1,0 +1,60 @@
+"""Role ssh: the effective sshd configuration (sshd -T)."""
+
+import pytest
+
+
+def _effective(host) -> dict[str, str]:
+    with host.sudo():
+        out = host.check_output("sshd -T -C user=nobody,host=x,addr=203.0.113.1")
+    conf: dict[str, str] = {}
+    for line in out.splitlines():
+        key, _, value = line.partition(" ")
+        conf[key] = value
+    return conf
+
+
+@pytest.mark.control("SSH-01")
+def test_public_keys_only_for_admins_never_root(host):
+    conf = _effective(host)
+    assert conf["passwordauthentication"] == "no"
+    assert conf["kbdinteractiveauthentication"] == "no"
+    assert conf["pubkeyauthentication"] == "yes"
+    assert conf["permitrootlogin"] == "no"
+    assert conf["permitemptypasswords"] == "no"
+    assert conf["authenticationmethods"] == "publickey"
+    assert conf["allowgroups"] == "admins"
+    assert conf["maxauthtries"] == "3"
+    assert conf["loglevel"] == "VERBOSE"
+
+
+@pytest.mark.control("SSH-01")
+def test_the_config_passes_sshd_t_and_has_no_drop_ins(host):
+    with host.sudo():
+        assert host.run("sshd -t").rc == 0
+        assert host.check_output("find /etc/ssh/sshd_config.d -name '*.conf'") == ""
+
+
+@pytest.mark.control("SSH-02")
+def test_modern_algorithms_only(host):
+    conf = _effective(host)
+    assert set(conf["kexalgorithms"].split(",")) <= {
+        "mlkem768x25519-sha256",
+        "sntrup761x25519-sha512",
+        "sntrup761x25519-sha512@openssh.com",
+    }
+    assert all(m.endswith("-etm@openssh.com") for m in conf["macs"].split(","))
+    assert not any("cbc" in c or "3des" in c for c in conf["ciphers"].split(","))
+    assert conf["hostkeyalgorithms"].startswith("ssh-ed25519")
+
+
+@pytest.mark.control("SSH-03")
+def test_forwarding_only_on_the_bastion(host, inv_host):
+    conf = _effective(host)
+    assert conf["x11forwarding"] == "no"
+    assert conf["allowagentforwarding"] == "no"
+    assert conf["permittunnel"] == "no"
+    if "bastion" in inv_host.groups:
+        assert conf["allowtcpforwarding"] == "local"
+    else:
+        assert conf["allowtcpforwarding"] == "no"
+        assert conf["disableforwarding"] == "yes"

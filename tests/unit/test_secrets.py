@@ -1,0 +1,70 @@
+"""Per-stage secrets: a missing vault password or a placeholder stops converge with one sentence."""
+
+import pytest
+
+from provisioning import secrets
+from provisioning.errors import OtapError
+from provisioning.inventory import load_stage
+from provisioning.paths import REPO
+
+pytestmark = [pytest.mark.unit, pytest.mark.control("ACC-02")]
+
+ENCRYPTED = "$ANSIBLE_VAULT;1.1;AES256\n3132\n"
+
+
+def _vault(root, stage):
+    path = root / stage / "group_vars" / "all" / "vault.yml"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    return path
+
+
+@pytest.mark.parametrize("stage", ["test", "acceptance", "production"])
+def test_real_stages_ship_a_placeholder_that_converge_refuses(stage):
+    text = (REPO / "inventories" / stage / "group_vars" / "all" / "vault.yml").read_text()
+    assert "CHANGE-ME" in text and "ansible-vault encrypt" in text
+    for name in ("vault_root_password", "vault_secret_key", "vault_db_app_password"):
+        assert f"{name}:" in text
+    with pytest.raises(OtapError, match="still holds placeholders"):
+        secrets.vault_password_file(load_stage(stage), env={})
+
+
+def test_an_encrypted_vault_without_a_password_is_one_clear_sentence(tmp_path):
+    _vault(tmp_path, "production").write_text(ENCRYPTED)
+    with pytest.raises(OtapError) as exc:
+        secrets.vault_password_file(load_stage("production"), root=tmp_path, env={})
+    message = str(exc.value)
+    assert "no vault password was given" in message and "OTAP_VAULT_PASSWORD_FILE" in message
+    assert "\n" not in message and message.endswith(".")
+
+
+def test_an_encrypted_vault_with_a_password_file(tmp_path):
+    _vault(tmp_path, "production").write_text(ENCRYPTED)
+    password = tmp_path / "pw"
+    password.write_text("x\n")
+    stage = load_stage("production")
+    got = secrets.vault_password_file(stage, tmp_path, {"OTAP_VAULT_PASSWORD_FILE": str(password)})
+    assert got == password
+    with pytest.raises(OtapError, match="is not a file"):
+        secrets.vault_password_file(stage, tmp_path, {"OTAP_VAULT_PASSWORD_FILE": "/nonexistent"})
+
+
+def test_a_plain_vault_file_is_refused(tmp_path):
+    _vault(tmp_path, "production").write_text('vault_root_password: "a-real-password-in-clear"\n')
+    with pytest.raises(OtapError, match="is not encrypted"):
+        secrets.vault_password_file(load_stage("production"), root=tmp_path, env={})
+
+
+def test_the_lab_makes_its_own_password_and_encrypted_vault(tmp_path, monkeypatch):
+    monkeypatch.setenv("OTAP_STATE_ROOT", str(tmp_path / "state"))
+    stage = load_stage("development")
+    password = secrets.vault_password_file(stage, root=tmp_path, env={})
+    vault = _vault(tmp_path, "development")
+    assert password.stat().st_mode & 0o077 == 0
+    assert secrets.is_encrypted(vault)
+    assert "vault_root_password" not in vault.read_text()
+    assert secrets._decrypts(vault, password)
+    again = secrets.vault_password_file(stage, root=tmp_path, env={})
+    assert again.read_text() == password.read_text(), "a second run keeps the lab's secrets"
+    password.unlink()
+    secrets.vault_password_file(stage, root=tmp_path, env={})
+    assert secrets._decrypts(vault, password), "a lost password makes a new pair"
