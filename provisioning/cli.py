@@ -227,7 +227,10 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("verify", help="run the testinfra suites (tests/infra) against a stage")
     _stage_arg(p)
     p.add_argument("--limit", help="only these hosts or groups (comma-separated)")
-    p.epilog = "Anything after -- goes to pytest: otap verify development -- -k journal"
+    p.epilog = (
+        "Anything after -- goes to pytest: otap verify development -- -k journal; suites named "
+        "there (tests/infra/test_ssh.py) replace the whole folder"
+    )
     p.set_defaults(func=cmd_verify)
 
     release = sub.add_parser("release", help="app releases: wheel, wheelhouse, static, checksums")

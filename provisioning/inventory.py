@@ -114,6 +114,8 @@ def group_vars(stage_path: Path, group: str) -> dict:
         [single] if single.is_file() else sorted(folder.glob("*.yml")) if folder.is_dir() else []
     )
     for path in files:
+        if path.name == "vault.yml":  # the stage's secrets: Ansible's alone (ansible-vault)
+            continue
         merged.update(_read_yaml(path))
     return merged
 

@@ -9,8 +9,10 @@ import pytest
 def app(host, inv_host, role_defaults, stage):
     if "web" not in inv_host.groups:
         pytest.skip(f"{inv_host.name} is not in group web")
-    if not host.file("/opt/safecoach/current").exists:
-        pytest.skip(f"no release deployed on {inv_host.name} yet: run `otap deploy {stage.name}`")
+    # A converged web host without a release is not a working stage: fail, do not skip.
+    assert host.file("/opt/safecoach/current").exists, (
+        f"no release deployed on {inv_host.name}: run `otap deploy {stage.name}`"
+    )
     return role_defaults("app")
 
 

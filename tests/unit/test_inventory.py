@@ -123,3 +123,14 @@ def test_admin_key_file_is_read_from_the_state_dir(monkeypatch, tmp_path):
     (keys / "admin_ed25519.pub").write_text("ssh-ed25519 AAAAtest labadmin\n")
     stage = load_stage("development")
     assert stage.admins() == [{"name": "labadmin", "key": "ssh-ed25519 AAAAtest labadmin"}]
+
+
+def test_the_vault_file_is_left_to_ansible(tmp_path):
+    """otap reads a stage's variables, never its encrypted secrets."""
+    from provisioning.inventory import group_vars
+
+    folder = tmp_path / "group_vars" / "all"
+    folder.mkdir(parents=True)
+    (folder / "stage.yml").write_text("stage: lab\n")
+    (folder / "vault.yml").write_text("$ANSIBLE_VAULT;1.1;AES256\n3132\n")
+    assert group_vars(tmp_path, "all") == {"stage": "lab"}
