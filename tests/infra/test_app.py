@@ -112,7 +112,8 @@ def test_retention_and_cleanup_run_on_timers(host, app):
 
 @pytest.mark.control("DEP-05")
 def test_deploy_record_names_the_current_release(host, app):
-    record = json.loads(host.file("/var/lib/safecoach-deploy/record.json").content_string)
+    with host.sudo():  # root's record (umask 027: not world-readable)
+        record = json.loads(host.file("/var/lib/safecoach-deploy/record.json").content_string)
     current = host.file("/opt/safecoach/current").linked_to.rsplit("/", 1)[1]
     assert record["current"] == current
     assert any(e["release"] == current and e["event"] == "verified" for e in record["history"])

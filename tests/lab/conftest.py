@@ -1,6 +1,14 @@
-"""The lab tests share one bring-up of the development stage (module scope), always torn down."""
+"""Lab test fixtures. Modules run in file order and share the lab where they can:
+
+- `deployed` (session): the main job once, `otap up` on a fresh development stage (lab up,
+  bootstrap, converge, deploy with demo data, verify); test_app_deploy and test_hardening use it.
+- `lab` (module): a fresh bring-up of its own, for test_lab's life-cycle tests.
+- test_lab_errors and test_molecule take the lab down and up themselves.
+The lab is always taken down at the end.
+"""
 
 import os
+import shutil
 import subprocess
 import sys
 
@@ -42,6 +50,25 @@ def lab(stage):
     up = otap("lab", "up", STAGE)
     try:
         yield up
+    finally:
+        otap("lab", "down", STAGE, check=False)
+
+
+@pytest.fixture(scope="session")
+def deployed(stage):
+    """`otap up` once for the session, on a fresh stage; its output (the URL, accounts, report)."""
+    otap("lab", "down", STAGE)
+    proc = otap("up", STAGE, timeout=2400, check=False)
+    try:
+        if proc.returncode != 0:
+            # the lab is taken down below: keep the logs for the person reading this
+            keep = REPO / ".lab" / "logs"  # git ignores .lab/
+            keep.mkdir(parents=True, exist_ok=True)
+            for name in ("converge.log", "verify.xml"):
+                if (stage.state_dir / name).exists():
+                    shutil.copy(stage.state_dir / name, keep / name)
+            pytest.fail(f"otap up failed (logs in {keep}):\n{proc.stdout}\n{proc.stderr}")
+        yield proc
     finally:
         otap("lab", "down", STAGE, check=False)
 
