@@ -45,6 +45,7 @@ class OpenSSHConnection(Connection):
         """Run COMMAND on the host with Fabric's semantics (hide, warn, in_stream, Result)."""
         line = shlex.join([*self._ssh(), self.original_host, "--", command])
         warn = kwargs.pop("warn", False)
+        kwargs.setdefault("in_stream", False)  # never the terminal's stdin unless given
         result = Context.run(self, line, warn=True, **kwargs)
         if result.exited == 255:  # ssh itself failed: the host was not reached
             lines = (result.stderr or "").strip().splitlines()

@@ -25,6 +25,7 @@ from contextlib import contextmanager, suppress
 from pathlib import Path
 
 from provisioning import image, network, sshconfig
+from provisioning import secrets as stage_secrets
 from provisioning.errors import OtapError
 from provisioning.inventory import Stage, load_stage
 from provisioning.paths import cache_root
@@ -440,6 +441,8 @@ def _up(stage: Stage) -> None:
     n = stage.lab_index
     stage.state_dir.mkdir(parents=True, exist_ok=True)
     ensure_keys(stage)
+    # The lab's secrets and the password that opens them, before any Ansible run needs them.
+    stage_secrets.ensure_lab_vault(stage)
     say(f"network: bridge {network.bridge_name(n)} with {stage.controller_address} (no route out)")
     network.ensure_bridge(n, stage.controller_address, stage.lab_network.prefixlen)
     say(f"apt proxy: apt-cacher-ng on {stage.controller_address}:{ACNG_PORT}")
@@ -507,6 +510,11 @@ def _down(stage: Stage, quiet: bool = False) -> list[str]:
             )
         shutil.rmtree(stage.state_dir)
         removed.append(f"state {stage.state_dir}")
+    # The lab's vault file opens only with the password just removed: it goes with it.
+    vault = stage_secrets.vault_file(stage)
+    if vault.exists():
+        vault.unlink()
+        removed.append(f"vault {vault}")
     if not quiet:
         say(f"stage {stage.name} is down" + ("" if removed else " (nothing was up)"))
     return removed

@@ -17,13 +17,34 @@ HERE = Path(__file__).resolve().parent
 REPO = HERE.parent.parent
 
 
+def pytest_configure(config):
+    config.addinivalue_line(
+        "markers", "only_on(group): the check belongs to the hosts of this inventory group"
+    )
+
+
 def pytest_collection_modifyitems(config, items):
-    if getattr(config.option, "hosts", None):
-        return
     ours = [item for item in items if HERE in Path(str(item.fspath)).parents]
-    if ours:
-        config.hook.pytest_deselected(items=ours)
-        items[:] = [item for item in items if item not in ours]
+    if not getattr(config.option, "hosts", None):
+        drop = ours
+    else:
+        # A check of one group's role is not run on the other hosts at all (rather than shown as
+        # skipped): the report lists what applies to each host.
+        stage = load_stage(os.environ.get("OTAP_STAGE", "development"))
+        drop = [item for item in ours if not _applies(item, stage)]
+    if drop:
+        config.hook.pytest_deselected(items=drop)
+        items[:] = [item for item in items if item not in drop]
+
+
+def _applies(item, stage) -> bool:
+    marker = item.get_closest_marker("only_on")
+    callspec = getattr(item, "callspec", None)
+    if marker is None or callspec is None or "_testinfra_host" not in callspec.params:
+        return True
+    name = callspec.params["_testinfra_host"].backend.hostname
+    host = stage.hosts.get(name)
+    return host is None or marker.args[0] in host.groups
 
 
 @pytest.fixture(scope="session")

@@ -4,11 +4,11 @@ import json
 
 import pytest
 
+pytestmark = pytest.mark.only_on("web")
+
 
 @pytest.fixture
 def app(host, inv_host, role_defaults, stage):
-    if "web" not in inv_host.groups:
-        pytest.skip(f"{inv_host.name} is not in group web")
     # A converged web host without a release is not a working stage: fail, do not skip.
     assert host.file("/opt/safecoach/current").exists, (
         f"no release deployed on {inv_host.name}: run `otap deploy {stage.name}`"

@@ -2,11 +2,11 @@
 
 import pytest
 
+pytestmark = pytest.mark.only_on("db")
+
 
 @pytest.fixture
 def db(host, inv_host, role_defaults):
-    if "db" not in inv_host.groups:
-        pytest.skip(f"{inv_host.name} is not in group db")
     return role_defaults("postgresql")
 
 
@@ -44,11 +44,10 @@ def test_only_web_hosts_over_tls_with_scram(host, stage, db):
                       "WHERE rolname = 'safecoach'") == "t"  # fmt: skip
 
 
+@pytest.mark.only_on("web")
 @pytest.mark.control("DB-02")
 @pytest.mark.control("TLS-01")
 def test_web_hosts_reach_postgresql_with_a_verified_certificate(host, inv_host, stage):
-    if "web" not in inv_host.groups:
-        pytest.skip(f"{inv_host.name} is not in group web")
     db = stage.hosts[stage.groups["db"][0]]
     out = host.run(
         f"openssl s_client -starttls postgres -connect {db.address}:5432 "

@@ -135,6 +135,7 @@ def test_down_leaves_nothing_behind(lab, stage):
     otap("lab", "down", STAGE)
     n = stage.lab_index
     assert not stage.state_dir.exists()
+    assert not (REPO / "inventories" / STAGE / "group_vars" / "all" / "vault.yml").exists()
     assert [ns for ns in network.netns_list() if ns.startswith(network.prefix(n))] == []
     assert [x["ifname"] for x in network.links() if x["ifname"].startswith(network.prefix(n))] == []
     assert mounts_under(Path(str(stage.state_dir))) == []
