@@ -7,6 +7,7 @@ and a person (ssh -F FILE web1) all use the same file.
 from __future__ import annotations
 
 import os
+import subprocess
 from pathlib import Path
 
 from provisioning.inventory import Stage
@@ -125,3 +126,22 @@ def read_known_hosts(stage: Stage) -> dict[str, list[str]]:
             name = parts[0].split(",")[0]
             out.setdefault(name, []).append(f"{parts[1]} {parts[2]}")
     return out
+
+
+def close_masters(stage: Stage) -> None:
+    """End the stage's shared SSH connections (ControlMaster), so that the next connection is new.
+
+    A shared connection keeps the sshd settings it was opened under: after converge changed sshd
+    (ForceCommand on the bastion, algorithms), verify must see what a new connection sees.
+    """
+    folder = control_dir(stage)
+    if not folder.is_dir() or not any(folder.iterdir()):
+        return
+    config = config_path(stage)
+    for host in stage.hosts.values():
+        subprocess.run(
+            ["ssh", "-F", str(config), "-O", "exit", host.name],
+            capture_output=True,
+            timeout=15,
+            check=False,
+        )

@@ -28,6 +28,7 @@ def verify(
     stage = load_stage(stage_name)
     lab.require_up(stage)
     config = sshconfig.write(stage)
+    sshconfig.close_masters(stage)  # verify what a new connection meets
     names = sorted(stage.hosts)
     if limit:
         wanted = {part.strip() for part in limit.split(",") if part.strip()}
