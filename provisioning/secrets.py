@@ -71,7 +71,9 @@ LAB_SECRETS = {
     "vault_backup_rest_key": 32,
     "vault_backup_repository_key": 32,
 }
-LAB_HEADER = "# The lab's throwaway secrets, made by otap; encrypted with the lab's vault password.\n"
+LAB_HEADER = (
+    "# The lab's throwaway secrets, made by otap; encrypted with the lab's vault password.\n"
+)
 
 
 def lab_secret_lines(names) -> str:
