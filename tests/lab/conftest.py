@@ -1,6 +1,7 @@
 """The lab tests share one bring-up of the development stage (module scope), always torn down."""
 
 import os
+import shutil
 import subprocess
 import sys
 
@@ -44,6 +45,21 @@ def lab(stage):
         yield up
     finally:
         otap("lab", "down", STAGE, check=False)
+
+
+@pytest.fixture(scope="module")
+def up(lab, stage):
+    """`otap up` on the fresh lab: converge, release build, deploy with demo data, verify."""
+    proc = otap("up", STAGE, timeout=1800, check=False)
+    if proc.returncode != 0:
+        # the lab fixture removes the state folder: keep the logs for the person reading this
+        keep = REPO / ".lab" / "logs"  # git ignores .lab/
+        keep.mkdir(parents=True, exist_ok=True)
+        for name in ("converge.log", "verify.xml"):
+            if (stage.state_dir / name).exists():
+                shutil.copy(stage.state_dir / name, keep / name)
+        pytest.fail(f"otap up failed (logs in {keep}):\n{proc.stdout}\n{proc.stderr}")
+    return proc
 
 
 def ssh(stage, host: str, command: str, check: bool = True) -> subprocess.CompletedProcess:

@@ -20,26 +20,11 @@ from pathlib import Path
 import pytest
 
 from provisioning import release as release_mod
-from provisioning.paths import REPO
 from tests.lab.conftest import STAGE, otap, ssh
 
 pytestmark = [pytest.mark.lab, pytest.mark.slow]
 
 WEB = "10.213.10.11"
-
-
-@pytest.fixture(scope="module")
-def up(lab, stage):
-    proc = otap("up", STAGE, timeout=1800, check=False)
-    if proc.returncode != 0:
-        # the lab fixture removes the state folder: keep the logs for the person reading this
-        keep = REPO / ".lab" / "logs"  # git ignores .lab/
-        keep.mkdir(parents=True, exist_ok=True)
-        for name in ("converge.log", "verify.xml"):
-            if (stage.state_dir / name).exists():
-                shutil.copy(stage.state_dir / name, keep / name)
-        pytest.fail(f"otap up failed (logs in {keep}):\n{proc.stdout}\n{proc.stderr}")
-    return proc
 
 
 @pytest.fixture(scope="module")
