@@ -166,11 +166,12 @@ def _run(client: Client, command: str, show: bool = False, stdin: str = ""):
 
 
 def _last_line(result) -> str:
+    """The wrapper's error sentence if it gave one, else the last line of output."""
     lines = ((result.stderr or "") + "\n" + (result.stdout or "")).strip().splitlines()
-    text = [line for line in lines if line.strip()]
-    return (text[-1] if text else f"exit status {result.exited}").removeprefix(
-        "safecoach-backup: error: "
-    )
+    text = [line.strip() for line in lines if line.strip()]
+    errors = [line for line in text if line.startswith("safecoach-backup: error: ")]
+    chosen = errors[-1] if errors else (text[-1] if text else f"exit status {result.exited}")
+    return chosen.removeprefix("safecoach-backup: error: ").rstrip(".")
 
 
 def _require_role(client: Client) -> None:

@@ -92,3 +92,18 @@ def test_names_mirror_the_role_defaults():
     assert pg["postgresql_app_user"] == backup_remote.APP_ROLE
     assert client["backup_client_user"] == backup_remote.BACKUP_ROLE
     assert client["backup_client_user"] in pg["postgresql_local_peer_users"]
+
+
+def test_the_failure_reason_is_the_wrappers_sentence():
+    class Result:
+        exited = 13
+        stdout = ""
+        stderr = (
+            "safecoach-backup: backing up database safecoach\n"
+            "safecoach-backup: error: the backup server 10.213.10.13:8000 cannot be reached.\n"
+            "some trailing line\n"
+        )
+
+    assert backup_remote._last_line(Result()) == (
+        "the backup server 10.213.10.13:8000 cannot be reached"
+    )
