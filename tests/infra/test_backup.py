@@ -63,8 +63,9 @@ def test_htpasswd_has_one_bcrypt_user_per_client_and_is_not_world_readable(host,
         lines = host.check_output("cat /etc/restic-rest-server/users.htpasswd").splitlines()
     assert sorted(line.split(":")[0] for line in lines) == sorted(stage.groups["db"])
     assert all(line.split(":", 1)[1].startswith("$2") for line in lines)
-    key = host.file("/etc/restic-rest-server/tls/key.pem")
-    assert (key.user, key.group, key.mode) == ("root", "restic-rest-server", 0o640)
+    with host.sudo():  # the TLS folder is closed to others
+        key = host.file("/etc/restic-rest-server/tls/key.pem")
+        assert (key.user, key.group, key.mode) == ("root", "restic-rest-server", 0o640)
     secrets = host.file("/etc/safecoach-backup-server")
     assert (secrets.user, secrets.mode) == ("root", 0o700)
 
@@ -88,8 +89,9 @@ def test_retention_and_check_timers_are_active_on_the_backup_host(host, stage, s
         for job in ("forget", "check"):
             timer = host.service(f"safecoach-repo-{job}@{client}.timer")
             assert timer.is_enabled and timer.is_running, f"{job}@{client}"
-        password = host.file(f"/etc/safecoach-backup-server/{client}.repository-password")
-        assert (password.user, password.mode) == ("root", 0o600)
+        with host.sudo():  # root's folder
+            password = host.file(f"/etc/safecoach-backup-server/{client}.repository-password")
+            assert (password.user, password.mode) == ("root", 0o600)
     props = unit_props(
         host,
         f"safecoach-repo-forget@{stage.groups['db'][0]}.service",
@@ -120,12 +122,15 @@ def test_backup_account_and_its_database_role_have_least_privilege(host, client)
 
 @pytest.mark.control("BK-02")
 def test_backup_secrets_are_readable_by_the_backup_account_only(host, client):
-    for name in ("repository-password", "rest-password"):
-        secret = host.file(f"/etc/safecoach-backup/{name}")
-        assert (secret.user, secret.mode) == ("safecoach-backup", 0o600), name
-    config = host.file("/etc/safecoach-backup/config.toml")
-    assert (config.user, config.group, config.mode) == ("root", "safecoach-backup", 0o640)
-    assert "password" not in config.content_string.replace("password_file", "")
+    folder = host.file("/etc/safecoach-backup")
+    assert (folder.user, folder.group, folder.mode) == ("root", "safecoach-backup", 0o750)
+    with host.sudo():  # the folder is closed to others
+        for name in ("repository-password", "rest-password"):
+            secret = host.file(f"/etc/safecoach-backup/{name}")
+            assert (secret.user, secret.mode) == ("safecoach-backup", 0o600), name
+        config = host.file("/etc/safecoach-backup/config.toml")
+        assert (config.user, config.group, config.mode) == ("root", "safecoach-backup", 0o640)
+        assert "password =" not in config.content_string, "no secret in the configuration"
 
 
 @pytest.mark.control("BK-11")
