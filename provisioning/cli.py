@@ -157,6 +157,19 @@ def cmd_promote(args) -> int:
     return deploy.promote(args.source, args.target, args.release)
 
 
+def cmd_backup(args) -> int:
+    from provisioning import backup_remote
+
+    return backup_remote.backup(
+        args.stage,
+        args.action,
+        host=args.host,
+        snapshot=args.snapshot,
+        name=args.name,
+        replace=args.replace,
+    )
+
+
 def cmd_patch(args) -> int:
     from provisioning import patch
 
@@ -273,6 +286,29 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("target", help="the next stage")
     p.add_argument("release", nargs="?", help="release id (default: the one current on SOURCE)")
     p.set_defaults(func=cmd_promote)
+
+    p = sub.add_parser(
+        "backup", help="offsite backups of a stage: now, status, drill, snapshots, restore"
+    )
+    _stage_arg(p)
+    p.add_argument("action", metavar="ACTION", help="now, status, drill, snapshots or restore")
+    p.add_argument("--host", help="only this backup client (default: every host of group db)")
+    p.add_argument("--snapshot", help="restore: this snapshot id (default: the newest)")
+    p.add_argument(
+        "--as",
+        dest="name",
+        help="restore: the new database's name (default safecoach_restore_<time>)",
+    )
+    p.add_argument(
+        "--replace",
+        action="store_true",
+        help="restore: then make the restored copy the app's database (the old one is kept aside)",
+    )
+    p.epilog = (
+        "now: the nightly job at once; drill: a backup, then a restore compared with the live "
+        "database; restore: into a new database beside the live one, --replace to switch to it."
+    )
+    p.set_defaults(func=cmd_backup)
 
     p = sub.add_parser(
         "patch", help="OS updates: test first; later stages only what has soaked on test"

@@ -61,11 +61,73 @@ def _decrypts(path: Path, password_file: Path) -> bool:
     return proc.returncode == 0
 
 
+# The lab's secrets: vault key -> random bytes of its throwaway value (0: empty).
+LAB_SECRETS = {
+    "vault_root_password": 24,
+    "vault_secret_key": 48,
+    "vault_db_app_password": 24,
+    "vault_sms_token": 0,
+    # the secrets the backup REST and repository passwords derive from (docs/backup.md)
+    "vault_backup_rest_key": 32,
+    "vault_backup_repository_key": 32,
+}
+LAB_HEADER = (
+    "# The lab's throwaway secrets, made by otap; encrypted with the lab's vault password.\n"
+)
+
+
+def lab_secret_lines(names) -> str:
+    """YAML lines with fresh random values for the lab's vault keys `names`."""
+    out = []
+    for name in names:
+        size = LAB_SECRETS[name]
+        out.append(f'{name}: "{secrets.token_urlsafe(size) if size else ""}"\n')
+    return "".join(out)
+
+
+def missing_lab_keys(plain: str) -> list[str]:
+    """The lab's vault keys that a decrypted vault file does not set yet."""
+    present = {line.split(":", 1)[0].strip() for line in plain.splitlines() if ":" in line}
+    return [name for name in LAB_SECRETS if name not in present]
+
+
+def _view(path: Path, password_file: Path) -> str | None:
+    proc = subprocess.run(
+        [_ansible_vault(), "view", str(path)],
+        env=_env(password_file),
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    return proc.stdout if proc.returncode == 0 else None
+
+
+def _encrypt(path: Path, password_file: Path, plain: str) -> None:
+    proc = subprocess.run(
+        [_ansible_vault(), "encrypt", "--output", str(path), "-"],
+        env=_env(password_file),
+        input=plain,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    if proc.returncode != 0:
+        raise OtapError(f"could not make the lab's vault file {path}: {proc.stderr.strip()}")
+
+
 def ensure_lab_vault(stage: Stage, root: Path = INVENTORIES) -> Path:
-    """The lab's vault password and vault file, made when missing or when they do not match."""
+    """The lab's vault password and vault file, made when missing or when they do not match.
+
+    A vault made before a secret was added to LAB_SECRETS gets that secret added; the values it
+    holds already are kept.
+    """
     password = stage.state_dir / "vault_password"
     path = vault_file(stage, root)
-    if password.exists() and is_encrypted(path) and _decrypts(path, password):
+    plain = _view(path, password) if password.exists() and is_encrypted(path) else None
+    if plain is not None:
+        missing = missing_lab_keys(plain)
+        if missing:
+            _encrypt(path, password, plain.rstrip("\n") + "\n" + lab_secret_lines(missing))
         return password
     stage.state_dir.mkdir(parents=True, exist_ok=True)
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -74,23 +136,7 @@ def ensure_lab_vault(stage: Stage, root: Path = INVENTORIES) -> Path:
         password.write_text(secrets.token_urlsafe(32) + "\n")
     finally:
         os.umask(old)
-    plain = (
-        "# The lab's throwaway secrets, made by otap; encrypted with the lab's vault password.\n"
-        f'vault_root_password: "{secrets.token_urlsafe(24)}"\n'
-        f'vault_secret_key: "{secrets.token_urlsafe(48)}"\n'
-        f'vault_db_app_password: "{secrets.token_urlsafe(24)}"\n'
-        'vault_sms_token: ""\n'
-    )
-    proc = subprocess.run(
-        [_ansible_vault(), "encrypt", "--output", str(path), "-"],
-        env=_env(password),
-        input=plain,
-        capture_output=True,
-        text=True,
-        check=False,
-    )
-    if proc.returncode != 0:
-        raise OtapError(f"could not make the lab's vault file {path}: {proc.stderr.strip()}")
+    _encrypt(path, password, LAB_HEADER + lab_secret_lines(LAB_SECRETS))
     return password
 
 

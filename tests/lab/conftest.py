@@ -73,6 +73,12 @@ def deployed(stage):
         otap("lab", "down", STAGE, check=False)
 
 
+@pytest.fixture(scope="session")
+def up(deployed):
+    """The stage the main job made (alias of `deployed`)."""
+    return deployed
+
+
 def ssh(stage, host: str, command: str, check: bool = True) -> subprocess.CompletedProcess:
     config = stage.state_dir / "ssh_config"
     proc = subprocess.run(

@@ -28,11 +28,6 @@ WEB = "10.213.10.11"
 
 
 @pytest.fixture(scope="module")
-def up(deployed):
-    return deployed
-
-
-@pytest.fixture(scope="module")
 def built(up):
     return release_mod.find(None)
 

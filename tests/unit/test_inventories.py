@@ -21,6 +21,8 @@ PER_STAGE = {
     "secret_key",  # secrets
     "db_app_password",  # secrets
     "sms_token",  # secrets
+    "backup_rest_key",  # secrets
+    "backup_repository_key",  # secrets
     "egress",  # addresses (outside services the firewall lets hosts reach)
 }
 

@@ -15,5 +15,6 @@ def test_site_yml_places_the_roles_in_their_groups():
         roles.setdefault(play["hosts"], []).extend(r["role"] for r in play["roles"])
     assert roles["all"] == ["base", "accounts", "ssh", "firewall"]
     assert roles["bastion"] == ["bastion"]
-    assert roles["db"] == ["postgresql"]
+    assert roles["db"] == ["postgresql", "backup_client"]
     assert roles["web"] == ["app", "web"]
+    assert roles["backup"] == ["backup_server"]

@@ -22,7 +22,7 @@ def _vault(root, stage):
 def test_real_stages_ship_a_placeholder_that_converge_refuses(stage):
     text = (REPO / "inventories" / stage / "group_vars" / "all" / "vault.yml").read_text()
     assert "CHANGE-ME" in text and "ansible-vault encrypt" in text
-    for name in ("vault_root_password", "vault_secret_key", "vault_db_app_password"):
+    for name in secrets.LAB_SECRETS:
         assert f"{name}:" in text
     with pytest.raises(OtapError, match="still holds placeholders"):
         secrets.vault_password_file(load_stage(stage), env={})
@@ -68,3 +68,31 @@ def test_the_lab_makes_its_own_password_and_encrypted_vault(tmp_path, monkeypatc
     password.unlink()
     secrets.vault_password_file(stage, root=tmp_path, env={})
     assert secrets._decrypts(vault, password), "a lost password makes a new pair"
+
+
+def test_the_lab_vault_holds_every_secret_the_roles_need(tmp_path, monkeypatch):
+    monkeypatch.setenv("OTAP_STATE_ROOT", str(tmp_path / "state"))
+    stage = load_stage("development")
+    password = secrets.vault_password_file(stage, root=tmp_path, env={})
+    plain = secrets._view(_vault(tmp_path, "development"), password)
+    assert secrets.missing_lab_keys(plain) == []
+    values = dict(line.split(": ", 1) for line in plain.splitlines() if not line.startswith("#"))
+    for name in ("vault_backup_rest_key", "vault_backup_repository_key"):
+        assert len(values[name].strip('"')) >= 32, name
+
+
+def test_an_older_lab_vault_gets_the_new_secrets_and_keeps_its_values(tmp_path, monkeypatch):
+    monkeypatch.setenv("OTAP_STATE_ROOT", str(tmp_path / "state"))
+    stage = load_stage("development")
+    password = stage.state_dir / "vault_password"
+    password.parent.mkdir(parents=True)
+    password.write_text("lab-password\n")
+    vault = _vault(tmp_path, "development")
+    old = 'vault_root_password: "kept-root"\nvault_secret_key: "kept-key"\n'
+    secrets._encrypt(vault, password, old)
+    assert secrets.vault_password_file(stage, root=tmp_path, env={}) == password
+    plain = secrets._view(vault, password)
+    assert plain.startswith(old)
+    assert secrets.missing_lab_keys(plain) == []
+    again = secrets.vault_password_file(stage, root=tmp_path, env={})
+    assert secrets._view(vault, again) == plain, "a complete vault is left as it is"
