@@ -4,19 +4,19 @@ Every object is fetched through a `for_user` queryset; whatever is outside the u
 or a page not meant for the user's role, answers 404.
 """
 
-from functools import wraps
+from functools import lru_cache, wraps
 
 from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import ValidationError
 from django.core.paginator import Paginator
-from django.db.models import Count, OuterRef, Subquery
+from django.db.models import Count, F, OuterRef, Subquery
 from django.db.models.functions import Coalesce
 from django.http import Http404
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
-from django.utils import timezone
+from django.utils import formats, timezone, translation
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_POST
 
@@ -52,6 +52,8 @@ client_only = roles_required(Role.CLIENT)
 def _get_client_for_user(user, client_id):
     """The client whose dialogue `user` may open: the client themself, or their current coach."""
     scoped = User.objects.for_user(user).filter(role=Role.CLIENT, is_active=True)
+    if user.is_client:
+        scoped = scoped.select_related("coach")  # the dialogue shows whether there is one
     return get_object_or_404(scoped, pk=client_id)
 
 
@@ -64,6 +66,63 @@ def _pair_rows(queryset, user, client):
     """Rows of a client's dialogue as `user` sees them: a coach only their own pair."""
     rows = queryset.for_user(user).filter(client=client)
     return rows.filter(coach=user) if user.is_coach else rows
+
+
+class _Page:
+    """What the dialogue template needs of a page: its rows and the links to its neighbours."""
+
+    def __init__(self, number, object_list, has_next):
+        self.number = number
+        self.object_list = object_list
+        self.has_next = has_next
+        self.has_previous = number > 1
+        self.next_page_number = number + 1
+        self.previous_page_number = number - 1
+
+
+def _newest_first_page(rows, number, per_page):
+    """Page `number` of `rows`, like `Paginator.get_page` but without counting all rows.
+
+    One query fetches the page and one row more, which tells whether an older page exists. As
+    with `get_page`, a number that is not an integer answers the first page and one outside the
+    pages (below 1, past the last) the last page; only those rare cases count the rows.
+    """
+    try:
+        number = int(number) if number is not None else 1
+    except (TypeError, ValueError):
+        number = 1
+    if 1 <= number <= _MAX_PAGE_NUMBER:
+        start = (number - 1) * per_page
+        fetched = list(rows[start : start + per_page + 1])
+        if fetched or number == 1:
+            return _Page(number, fetched[:per_page], len(fetched) > per_page)
+    page = Paginator(rows, per_page).get_page(number)
+    return _Page(page.number, list(page.object_list), page.has_next())
+
+
+_MAX_PAGE_NUMBER = 10**9  # beyond any dialogue: such numbers take the counting path
+
+
+def _message_rows(rows, user, unread_ids):
+    """The dialogue's rows with what the template shows of each, worked out here once."""
+    tz, language = timezone.get_current_timezone(), translation.get_language()
+    shown = []
+    for row in rows:
+        row["mine"] = row["sender_id"] == user.pk
+        row["new"] = row["pk"] in unread_ids
+        row["sent_iso"], row["sent"] = _sent_labels(row["created_at"], tz, language)
+        shown.append(row)
+    return shown
+
+
+@lru_cache(maxsize=4096)
+def _sent_labels(sent, tz, language):
+    """A message's time as the template's `date:'c'` and `date:"SHORT_DATETIME_FORMAT"` give it
+    in time zone `tz` and the active `language` (part of the key: the format depends on it).
+    Cached, as each visit shows mostly the same messages: formatting costs more than the rest
+    of a row."""
+    local = timezone.localtime(sent, tz)
+    return local.isoformat(), formats.date_format(local, "SHORT_DATETIME_FORMAT")
 
 
 @require_GET
@@ -119,18 +178,25 @@ def dialogue(request, client_id):
             messages.success(request, _("Your message has been sent."))
             return redirect("coaching:dialogue", client_id=client.pk)
 
-    rows = _pair_rows(Message.objects, user, client).select_related("sender")
-    page = Paginator(rows, settings.DIALOGUE_PAGE_SIZE).get_page(request.GET.get("page"))
-    shown = list(page.object_list)
-    unread_ids = [m.pk for m in shown if m.read_at is None and m.sender_id != user.pk]
+    page = _newest_first_page(
+        _pair_rows(Message.objects, user, client).values(
+            "pk", "sender_id", "body", "created_at", "read_at", sender_name=F("sender__full_name")
+        ),
+        request.GET.get("page"),
+        settings.DIALOGUE_PAGE_SIZE,
+    )
+    unread_ids = [
+        row["pk"]
+        for row in page.object_list
+        if row["read_at"] is None and row["sender_id"] != user.pk
+    ]
     if unread_ids:
         Message.objects.filter(pk__in=unread_ids).update(read_at=timezone.now())
     context = {
         "client": client,
         "coach": coach,
         "page": page,
-        "shown": reversed(shown),
-        "unread_ids": set(unread_ids),
+        "shown": _message_rows(reversed(page.object_list), user, set(unread_ids)),
         "form": form,
     }
     return render(request, "coaching/dialogue.html", context)
