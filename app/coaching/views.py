@@ -158,7 +158,7 @@ def my_dialogue(request):
 def dialogue(request, client_id):
     user = request.user
     client = _get_client_for_user(user, client_id)
-    log_dossier_view(user, client, AccessKind.DIALOGUE)
+    log_dossier_view(user, client, AccessKind.DIALOGUE, request.session)
     coach = user if user.is_coach else client.coach
     form = MessageForm(request.POST or None)
     if request.method == "POST":
@@ -207,7 +207,7 @@ def dialogue(request, client_id):
 def assignment_list(request, client_id):
     user = request.user
     client = _get_client_for_user(user, client_id)
-    log_dossier_view(user, client, AccessKind.ASSIGNMENTS)
+    log_dossier_view(user, client, AccessKind.ASSIGNMENTS, request.session)
     rows = _pair_rows(Assignment.objects, user, client).select_related("answer", "coach")
     return render(request, "coaching/assignment_list.html", {"client": client, "assignments": rows})
 
@@ -262,7 +262,7 @@ def _render_assignment(request, assignment, answer_form=None, comment_form=None,
 @coach_or_client
 def assignment_detail(request, pk):
     assignment = _get_assignment_for_user(request.user, pk)
-    log_dossier_view(request.user, assignment.client, AccessKind.ASSIGNMENT)
+    log_dossier_view(request.user, assignment.client, AccessKind.ASSIGNMENT, request.session)
     return _render_assignment(request, assignment)
 
 
