@@ -5,6 +5,7 @@ or a page not meant for the user's role, answers 404.
 """
 
 from functools import lru_cache, wraps
+from html import escape
 
 from django.conf import settings
 from django.contrib import messages
@@ -17,6 +18,7 @@ from django.http import Http404
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.utils import formats, timezone, translation
+from django.utils.safestring import mark_safe
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_POST
 
@@ -103,16 +105,37 @@ def _newest_first_page(rows, number, per_page):
 _MAX_PAGE_NUMBER = 10**9  # beyond any dialogue: such numbers take the counting path
 
 
-def _message_rows(rows, user, unread_ids):
-    """The dialogue's rows with what the template shows of each, worked out here once."""
+# One message of the dialogue. Built here rather than in the template: at 30 messages a page,
+# the template's work per variable was the largest part of rendering the page. Every value
+# put in is escaped with html.escape (what Django's escaping does, without its wrappers).
+MESSAGE_ITEM = (
+    '<li class="message{mine}">\n'
+    '    <p class="meta">{sender} · <time datetime="{sent_iso}">{sent}</time>{new}{read}</p>\n'
+    '    <p class="body">{body}</p>\n'
+    "  </li>"
+)
+
+
+def _message_items(rows, user, unread_ids):
+    """The dialogue's rows as list items (MESSAGE_ITEM, safe HTML), in the order of `rows`."""
     tz, language = timezone.get_current_timezone(), translation.get_language()
-    shown = []
+    new = " · <strong>" + escape(_("new")) + "</strong>"
+    read = {True: " · " + escape(_("read")), False: " · " + escape(_("not read yet"))}
+    items = []
     for row in rows:
-        row["mine"] = row["sender_id"] == user.pk
-        row["new"] = row["pk"] in unread_ids
-        row["sent_iso"], row["sent"] = _sent_labels(row["created_at"], tz, language)
-        shown.append(row)
-    return shown
+        mine = row["sender_id"] == user.pk
+        sent_iso, sent = _sent_labels(row["created_at"], tz, language)
+        item = MESSAGE_ITEM.format(
+            mine=" mine" if mine else "",
+            sender=escape(row["sender_name"]),
+            sent_iso=escape(sent_iso),
+            sent=escape(sent),
+            new=new if row["pk"] in unread_ids else "",
+            read=read[row["read_at"] is not None] if mine else "",
+            body=escape(row["body"]),
+        )
+        items.append(mark_safe(item))  # noqa: S308 - every value above is escaped
+    return items
 
 
 @lru_cache(maxsize=4096)
@@ -196,7 +219,7 @@ def dialogue(request, client_id):
         "client": client,
         "coach": coach,
         "page": page,
-        "shown": _message_rows(reversed(page.object_list), user, set(unread_ids)),
+        "shown": _message_items(reversed(page.object_list), user, set(unread_ids)),
         "form": form,
     }
     return render(request, "coaching/dialogue.html", context)
