@@ -64,3 +64,22 @@ def test_the_client_answers_and_the_coach_comments(world, login):
     )
     page = login(world.client_a).get(url).content.decode()
     assert "revised" in page and "good" in page
+
+
+def test_a_page_number_outside_the_dialogue_shows_the_oldest_page(world, login, settings):
+    settings.DIALOGUE_PAGE_SIZE = 5
+    for i in range(11):  # with the world's message: 12, on pages of 5, 5 and 2
+        Message.objects.create(
+            coach=world.coach_a, client=world.client_a, sender=world.coach_a, body=f"m{i:02d}"
+        )
+    http = login(world.client_a)
+    url = reverse("coaching:dialogue", args=[world.client_a.pk])
+    middle = http.get(url + "?page=2").content.decode()
+    assert "m05" in middle and "m01" in middle and "m00" not in middle
+    assert "?page=3" in middle and "?page=1" in middle
+    for number in ("999", "0", "-1", "99999999999999999999999"):
+        page = http.get(url + f"?page={number}").content.decode()
+        assert "m00" in page and "m01" not in page, number
+        assert "?page=2" in page and "?page=4" not in page, number
+    first = http.get(url + "?page=1.5").content.decode()
+    assert "m10" in first and "?page=2" in first and "?page=0" not in first
