@@ -7,8 +7,10 @@ holds --messages extra messages (seed_demo), then runs a load generator ON web1 
 threads and http.client over TLS to nginx at the host's own address, so the figures are nginx +
 gunicorn + PostgreSQL on db1, not the lab's bridge; to 127.0.0.1, which role web exempts from
 the general rate limit): signed in as Carla, it asks her dialogue
-page, /healthz (a minimal Django view through the same middleware) and a static file, each for
---seconds with --concurrency clients. Prints requests per second and p95 for each, and the ratio
+page (/dialogue/<id>/), /healthz (a minimal Django view through the same middleware, asked with
+the same signed-in session, so that both do the same session and user work) and a static file,
+each for --seconds with --concurrency clients. Only answers 200 count as served; any other answer
+is reported as an error by status. Prints requests per second and p95 for each, and the ratio
 dialogue / minimal. Traffic stays inside the lab (web1 to itself); every loop is bounded in time.
 """
 
@@ -63,24 +65,28 @@ def sign_in(email, password):
     return cookies
 
 def run(path, cookies):
-    latencies, errors, stop = [], [0], time.monotonic() + seconds
+    # Only answers 200 count as served (rate and p95); every other answer is an error, by status.
+    latencies, errors, stop = [], {}, time.monotonic() + seconds
     lock = threading.Lock()
     def worker():
         c = connect()
-        mine = []
+        mine, failed = [], {}
         while time.monotonic() < stop:
             t = time.perf_counter()
             try:
                 status, _, _ = request(c, "GET", path, dict(cookies))
-            except (OSError, http.client.HTTPException):
-                errors[0] += 1
+            except (OSError, http.client.HTTPException) as exc:
+                failed[type(exc).__name__] = failed.get(type(exc).__name__, 0) + 1
                 c = connect()
                 continue
             if status != 200:
-                errors[0] += 1
+                failed[str(status)] = failed.get(str(status), 0) + 1
+                continue
             mine.append(time.perf_counter() - t)
         with lock:
             latencies.extend(mine)
+            for k, v in failed.items():
+                errors[k] = errors.get(k, 0) + v
     threads = [threading.Thread(target=worker) for _ in range(concurrency)]
     started = time.monotonic()
     for t in threads: t.start()
@@ -88,14 +94,18 @@ def run(path, cookies):
     elapsed = time.monotonic() - started
     latencies.sort()
     p95 = latencies[int(len(latencies) * 0.95) - 1] if latencies else float("nan")
-    return {"path": path, "requests": len(latencies), "errors": errors[0],
+    return {"path": path, "requests": len(latencies), "errors": errors,
             "rps": len(latencies) / elapsed, "p95_ms": p95 * 1000}
 
 cookies = sign_in("carla@demo.safecoach.test", "Demo-Safecoach-2026")
 c = connect()
-_, _, page = request(c, "GET", "/dialogue/", cookies)
+status, headers, _ = request(c, "GET", "/dialogue/", cookies)  # a client's dialogue is /dialogue/<id>/
+page_path = urllib.parse.urlsplit(headers.get("Location", "")).path if status == 302 else "/dialogue/"
+status, _, page = request(c, "GET", page_path, cookies)
+if status != 200:
+    raise SystemExit(f"the dialogue page {page_path} answers {status}")
 css = re.search(rb'href="(/static/[^"]+\.css)"', page)
-results = [run("/dialogue/", cookies), run("/healthz", {}),
+results = [run(page_path, cookies), run("/healthz", cookies),
            run(css.group(1).decode() if css else "/static/admin/css/base.css", {})]
 print(json.dumps(results))
 """
@@ -140,7 +150,7 @@ def main() -> int:
     ):
         print(
             f"{label:<14} {r['path']:<40} {r['rps']:8.1f} req/s  p95 {r['p95_ms']:7.1f} ms  "
-            f"errors {r['errors']}"
+            f"errors {sum(r['errors'].values())} {r['errors'] or ''}"
         )
     ratio = dialogue["rps"] / minimal["rps"] if minimal["rps"] else float("nan")
     print(f"dialogue / minimal: {ratio:.2f} (target at least 0.5); dialogue p95 target < 100 ms")

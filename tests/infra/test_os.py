@@ -61,3 +61,28 @@ def test_login_defaults_core_dumps_modules_and_notice(host, role_defaults):
         assert f"install {module} /bin/false" in blacklist
     assert "Authorised use only" in host.file("/etc/issue.net").content_string
     assert host.package("libpam-tmpdir").is_installed
+
+
+@pytest.mark.control("OS-07")
+def test_audit_and_integrity_tools(host, role_defaults):
+    defaults = role_defaults("base")
+    for name in defaults["base_audit_packages"]:
+        assert host.package(name).is_installed, name
+    for unit in ("sysstat-collect.timer", "safecoach-debsums.timer", "chkrootkit.timer"):
+        assert host.service(unit).is_enabled and host.service(unit).is_running, unit
+    with host.sudo():
+        for folder in ("/etc/cron.d", "/etc/cron.daily", "/etc/cron.weekly"):
+            assert host.file(folder).mode == 0o700, folder
+        # the debsums check itself: every installed package file matches its checksum
+        check = host.run("debsums --silent")
+    assert check.rc == 0, check.stdout + check.stderr
+
+
+@pytest.mark.control("OS-07")
+def test_process_accounting(host):
+    if _in_container(host):
+        pytest.skip(
+            "not applicable in the lab: process accounting is a setting of the kernel the "
+            "container shares with the controller"
+        )
+    assert host.service("acct").is_running
