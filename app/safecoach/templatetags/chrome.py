@@ -20,13 +20,12 @@ from django.urls import get_script_prefix, get_urlconf, reverse
 from django.utils import translation
 from django.utils.html import escape
 from django.utils.safestring import mark_safe
-from django.utils.translation import gettext
+from django.utils.translation import gettext as _
 
 register = template.Library()
 
 HEAD = (
-    '<link rel="stylesheet" href="{css}">\n'
-    '  <link rel="icon" href="{icon}" type="image/svg+xml">'
+    '<link rel="stylesheet" href="{css}">\n  <link rel="icon" href="{icon}" type="image/svg+xml">'
 )
 HEADER = (
     '<a class="skip" href="#main">{skip}</a>\n'
@@ -41,8 +40,7 @@ NAV_ANONYMOUS = '\n        <li><a href="{login}">{sign_in}</a></li>\n      '
 NAV_MANAGER = '<li><a href="{people}">{people_label}</a></li>'
 NAV_COACH = '<li><a href="{clients}">{clients_label}</a></li>'
 NAV_CLIENT = (
-    '\n          <li><a href="{dialogue}">{dialogue_label}</a></li>\n'
-    '          <li><a href="'
+    '\n          <li><a href="{dialogue}">{dialogue_label}</a></li>\n          <li><a href="'
 )
 NAV_CLIENT_END = '">{assignments_label}</a></li>\n        '
 NAV_STAFF = (
@@ -83,9 +81,6 @@ def _pieces(language, urlconf, prefix):
     def url(name):
         return escape(reverse(name, urlconf=urlconf))
 
-    def text(message):
-        return escape(gettext(message))
-
     options = "".join(
         OPTION.format(
             code=escape(code),
@@ -98,37 +93,43 @@ def _pieces(language, urlconf, prefix):
         "head": HEAD.format(
             css=escape(static("safecoach/site.css")), icon=escape(static("safecoach/favicon.svg"))
         ),
-        "header": HEADER.format(skip=text("Skip to content"), home=url("home"), main=text("Main")),
-        "anonymous": NAV_ANONYMOUS.format(login=url("accounts:login"), sign_in=text("Sign in")),
-        "manager": NAV_MANAGER.format(people=url("organisations:people"), people_label=text("People")),
+        "header": HEADER.format(
+            skip=escape(_("Skip to content")), home=url("home"), main=escape(_("Main"))
+        ),
+        "anonymous": NAV_ANONYMOUS.format(
+            login=url("accounts:login"), sign_in=escape(_("Sign in"))
+        ),
+        "manager": NAV_MANAGER.format(
+            people=url("organisations:people"), people_label=escape(_("People"))
+        ),
         "coach": NAV_COACH.format(
-            clients=url("coaching:client_list"), clients_label=text("My clients")
+            clients=url("coaching:client_list"), clients_label=escape(_("My clients"))
         ),
         "client": NAV_CLIENT.format(
-            dialogue=url("coaching:my_dialogue"), dialogue_label=text("Dialogue")
+            dialogue=url("coaching:my_dialogue"), dialogue_label=escape(_("Dialogue"))
         ),
-        "client_end": NAV_CLIENT_END.format(assignments_label=text("Assignments")),
+        "client_end": NAV_CLIENT_END.format(assignments_label=escape(_("Assignments"))),
         "staff": NAV_STAFF.format(
             admin=url("admin:index"),
-            admin_label=text("Administration"),
+            admin_label=escape(_("Administration")),
             staff_requests=url("privacy:staff_requests"),
-            staff_requests_label=text("Privacy requests"),
+            staff_requests_label=escape(_("Privacy requests")),
         ),
         "account": NAV_ACCOUNT.format(
             profile=url("accounts:profile"),
-            profile_label=text("My account"),
+            profile_label=escape(_("My account")),
             mine=url("privacy:mine"),
-            mine_label=text("My privacy"),
+            mine_label=escape(_("My privacy")),
             logout=url("accounts:logout"),
         ),
-        "account_end": NAV_ACCOUNT_END.format(sign_out=text("Sign out")),
+        "account_end": NAV_ACCOUNT_END.format(sign_out=escape(_("Sign out"))),
         "footer": FOOTER.format(
             statement=url("privacy:statement"),
-            privacy=text("Privacy"),
+            privacy=escape(_("Privacy")),
             set_language=url("set_language"),
         ),
         "footer_end": FOOTER_END.format(
-            language=text("Language"), options=options, change=text("Change")
+            language=escape(_("Language")), options=options, change=escape(_("Change"))
         ),
     }
 
