@@ -5,8 +5,12 @@
 Makes a throwaway SQLite database (or uses SAFECOACH_DATABASE_URL if set: then it must be a
 scratch database), a coach with one client and 1,000 messages, starts gunicorn on a free port on
 127.0.0.1, signs in as the coach, and requests the dialogue page and /healthz (a minimal Django
-view through the same middleware) for a fixed time each. Prints requests per second and p95
-latency for both and their ratio. Traffic goes to 127.0.0.1 only; gunicorn is stopped at the end.
+view) for a fixed time each. Both are requested with the same signed-in session cookie, so the
+baseline does the same middleware work as the page (session, user, sign-in policy, language):
+the ratio shows what the page itself costs. The cookie is checked to be signed in first (the
+dialogue page answers 200, not a redirect to the sign-in page). Prints requests per second, p95
+latency and the gunicorn workers' CPU time per request (from /proc, where there is one) for
+both, and their ratio. Traffic goes to 127.0.0.1 only; gunicorn is stopped at the end.
 """
 
 import argparse
@@ -88,6 +92,32 @@ def wait_until_up(port, timeout=30):
     raise SystemExit("gunicorn did not answer on /healthz within 30 s; see its output above.")
 
 
+def check_signed_in(port, path, cookie):
+    """The cookie is a signed-in session: the dialogue page answers 200, not a redirect."""
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
+    conn.request("GET", path, headers={"Cookie": f"sessionid={cookie}", "Host": "localhost"})
+    response = conn.getresponse()
+    response.read()
+    conn.close()
+    if response.status != 200:
+        raise SystemExit(
+            f"the session cookie is not signed in ({path} answered {response.status})."
+        )
+
+
+def workers_cpu_seconds(master_pid):
+    """User and system CPU time of gunicorn's workers so far, or None without /proc."""
+    try:
+        children = Path(f"/proc/{master_pid}/task/{master_pid}/children").read_text().split()
+        total_ticks = 0
+        for pid in children:
+            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+            total_ticks += int(fields[11]) + int(fields[12])  # utime, stime
+    except (OSError, IndexError, ValueError):
+        return None
+    return total_ticks / os.sysconf("SC_CLK_TCK")
+
+
 def load(port, path, cookie, seconds, concurrency):
     """Keep `concurrency` connections busy for `seconds`; return (count, latencies in s)."""
     latencies, lock = [], threading.Lock()
@@ -164,11 +194,19 @@ def main():
     )
     try:
         wait_until_up(port)
+        check_signed_in(port, page, cookie)
         results = {}
         for label, path in (("minimal view (/healthz)", "/healthz"), ("dialogue page", page)):
             load(port, path, cookie, min(2.0, args.seconds), args.concurrency)  # warm up
+            cpu_before = workers_cpu_seconds(gunicorn.pid)
             count, latencies = load(port, path, cookie, args.seconds, args.concurrency)
-            results[label] = (count / args.seconds, p95(latencies))
+            cpu_after = workers_cpu_seconds(gunicorn.pid)
+            cpu_per_request = (
+                (cpu_after - cpu_before) / count
+                if count and cpu_before is not None and cpu_after is not None
+                else None
+            )
+            results[label] = (count / args.seconds, p95(latencies), cpu_per_request)
     finally:
         gunicorn.send_signal(signal.SIGTERM)
         gunicorn.wait(timeout=30)
@@ -186,11 +224,15 @@ def main():
     print(
         f"gunicorn {args.workers} workers, {args.concurrency} connections, {args.seconds:.0f} s each"
     )
-    for label, (rps, latency) in results.items():
-        print(f"{label:<26} {rps:8.1f} req/s   p95 {latency * 1000:7.1f} ms")
-    (base_rps, base_p95), (page_rps, page_p95) = results.values()
+    print("both requested with the same signed-in session cookie (the same middleware work)")
+    for label, (rps, latency, cpu_ms) in results.items():
+        cpu_text = f"   CPU {cpu_ms * 1000:6.2f} ms/req" if cpu_ms is not None else ""
+        print(f"{label:<26} {rps:8.1f} req/s   p95 {latency * 1000:7.1f} ms{cpu_text}")
+    (base_rps, base_p95, base_cpu), (page_rps, page_p95, page_cpu) = results.values()
+    cpu_ratio = f", CPU {page_cpu / base_cpu:.2f}x" if page_cpu and base_cpu else ""
     print(
-        f"ratio dialogue/minimal: throughput {page_rps / base_rps:.2f}x, p95 {page_p95 / base_p95:.2f}x"
+        f"ratio dialogue/minimal: throughput {page_rps / base_rps:.2f}x, "
+        f"p95 {page_p95 / base_p95:.2f}x{cpu_ratio}"
     )
 
 

@@ -24,6 +24,9 @@ class UserLanguageMiddleware:
     def __call__(self, request):
         user = request.user
         if user.is_authenticated:
+            # request.user is AuthenticationMiddleware's lazy proxy, and loaded now: later code
+            # gets the user itself, as each attribute read through the proxy costs a few calls.
+            request.user = user = getattr(user, "_wrapped", user)
             translation.activate(user.language)
             request.LANGUAGE_CODE = user.language
             now = timezone.now()
