@@ -56,8 +56,14 @@ def lab(stage):
 
 @pytest.fixture(scope="session")
 def deployed(stage):
-    """`otap up` once for the session, on a fresh stage; its output (the URL, accounts, report)."""
-    otap("lab", "down", STAGE)
+    """`otap up` once for the session, on a fresh stage; its output (the URL, accounts, report).
+
+    OTAP_LAB_REUSE=1 (by hand, while working on a module): keep a stage that is up, run
+    `otap up` on it, and leave it up afterwards.
+    """
+    reuse = bool(os.environ.get("OTAP_LAB_REUSE"))
+    if not reuse:
+        otap("lab", "down", STAGE)
     proc = otap("up", STAGE, timeout=2400, check=False)
     try:
         if proc.returncode != 0:
@@ -70,7 +76,8 @@ def deployed(stage):
             pytest.fail(f"otap up failed (logs in {keep}):\n{proc.stdout}\n{proc.stderr}")
         yield proc
     finally:
-        otap("lab", "down", STAGE, check=False)
+        if not reuse:
+            otap("lab", "down", STAGE, check=False)
 
 
 @pytest.fixture(scope="session")

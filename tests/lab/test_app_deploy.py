@@ -303,9 +303,10 @@ class Person:
         (WEB-02); these tests sign in often from one address, so a refused page or a refused
         form is waited for and tried again, for at most two minutes.
         """
-        for _ in range(40):
+        # After a 429 wait for several tokens (one every 3 s): the page and its form take two.
+        for _ in range(12):
             if self.go(path) == 429:
-                time.sleep(3)
+                time.sleep(10)
                 continue
             for name, value in fields.items():
                 self.page.fill(f"input[name={name}]", value)
@@ -314,7 +315,7 @@ class Person:
             self.page.wait_for_load_state()
             if sent.value is None or sent.value.status != 429:
                 return
-            time.sleep(3)
+            time.sleep(10)
         raise AssertionError(f"nginx kept refusing {path} (429) for two minutes")
 
     def sign_in(self, password: str = DEMO_PASSWORD):

@@ -63,10 +63,10 @@ class Browser:
     def sign_in(self) -> None:
         # nginx allows 20 sign-in requests a minute per address (WEB-02): a refused page or a
         # refused form is waited for and tried again, for at most two minutes
-        for _ in range(40):
+        for _ in range(12):  # after a 429 wait for several tokens (one every 3 s)
             status, page = self.get("/account/login/")
             if status == 429:
-                time.sleep(3)
+                time.sleep(10)
                 continue
             token = re.search(r'name="csrfmiddlewaretoken" value="([^"]+)"', page).group(1)
             form = urllib.parse.urlencode(
@@ -84,7 +84,7 @@ class Browser:
             except urllib.error.HTTPError as exc:
                 if exc.code != 429:
                     raise
-            time.sleep(3)
+            time.sleep(10)
         raise AssertionError("nginx kept refusing the sign-in (429) for two minutes")
 
     def messages(self) -> list[str]:
