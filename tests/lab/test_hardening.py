@@ -141,7 +141,7 @@ def converged(deployed, stage):
 
 
 @pytest.fixture(scope="module")
-def outsiders(lab, stage):
+def outsiders(converged, stage):
     """Two network namespaces of our own on the lab bridge: clients .201 and .202."""
     n = stage.lab_index
     net = stage.lab_network
