@@ -30,11 +30,16 @@ import http.client, json, re, socket, ssl, sys, threading, time, urllib.parse
 name, address, seconds, concurrency = sys.argv[1], sys.argv[2], float(sys.argv[3]), int(sys.argv[4])
 context = ssl.create_default_context(cafile="/etc/ssl/safecoach-stage-ca.crt")
 
+class Connection(http.client.HTTPSConnection):
+    # TLS to `address`, verified for the site's `name` (also when http.client reconnects after
+    # nginx closed a kept-alive connection)
+    def connect(self):
+        self.sock = context.wrap_socket(socket.create_connection((address, 443), timeout=30),
+                                        server_hostname=name)
+
 def connect():
-    c = http.client.HTTPSConnection(address, 443, context=context, timeout=30)
-    c._tunnel_host = None
-    c.sock = context.wrap_socket(socket.create_connection((address, 443), timeout=30),
-                                 server_hostname=name)
+    c = Connection(address, 443, context=context, timeout=30)
+    c.connect()
     return c
 
 def request(c, method, path, cookies, body=None, headers=None):
