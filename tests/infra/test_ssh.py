@@ -58,3 +58,14 @@ def test_forwarding_only_on_the_bastion(host, inv_host):
     else:
         assert conf["allowtcpforwarding"] == "no"
         assert conf["disableforwarding"] == "yes"
+
+
+@pytest.mark.control("SSH-01")
+def test_per_source_penalties_exempt_only_the_bastion_behind_it(host, inv_host, stage):
+    conf = _effective(host)
+    assert conf["persourcepenalties"] != "no", "sshd's per-source penalties stay on"
+    if "bastion" in inv_host.groups:
+        assert conf["persourcepenaltyexemptlist"] == "none"
+    else:
+        bastions = sorted(f"{stage.hosts[name].address}/32" for name in stage.groups["bastion"])
+        assert sorted(conf["persourcepenaltyexemptlist"].split(",")) == bastions
