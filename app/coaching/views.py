@@ -52,10 +52,17 @@ client_only = roles_required(Role.CLIENT)
 
 
 def _get_client_for_user(user, client_id):
-    """The client whose dialogue `user` may open: the client themself, or their current coach."""
-    scoped = User.objects.for_user(user).filter(role=Role.CLIENT, is_active=True)
+    """The client whose dialogue `user` may open: the client themself, or their current coach.
+
+    A client may open only their own: that is the signed-in user (active, or they could not be
+    signed in), so no query is needed; `User.objects.for_user` scoped to active clients would
+    find the same one row.
+    """
     if user.is_client:
-        scoped = scoped.select_related("coach")  # the dialogue shows whether there is one
+        if user.pk != client_id or not user.is_active:
+            raise Http404
+        return user
+    scoped = User.objects.for_user(user).filter(role=Role.CLIENT, is_active=True)
     return get_object_or_404(scoped, pk=client_id)
 
 
@@ -190,10 +197,10 @@ def dialogue(request, client_id):
     user = request.user
     client = _get_client_for_user(user, client_id)
     log_dossier_view(user, client, AccessKind.DIALOGUE, request.session)
-    coach = user if user.is_coach else client.coach
+    coach_id = user.pk if user.is_coach else client.coach_id  # the page needs no coach row
     form = MessageForm(request.POST or None)
     if request.method == "POST":
-        if coach is None:
+        if coach_id is None:
             form.add_error(
                 None,
                 ValidationError(
@@ -203,9 +210,9 @@ def dialogue(request, client_id):
             )
         elif form.is_valid():
             Message.objects.create(
-                coach=coach, client=client, sender=user, body=form.cleaned_data["body"]
+                coach_id=coach_id, client=client, sender=user, body=form.cleaned_data["body"]
             )
-            notify(client if user.is_coach else coach, "message")
+            notify(client if user.is_coach else client.coach, "message")
             messages.success(request, _("Your message has been sent."))
             return redirect("coaching:dialogue", client_id=client.pk)
 
@@ -225,7 +232,7 @@ def dialogue(request, client_id):
         Message.objects.filter(pk__in=unread_ids).update(read_at=timezone.now())
     context = {
         "client": client,
-        "coach": coach,
+        "has_coach": coach_id is not None,
         "page": page,
         "shown": _message_list(reversed(page.object_list), user, set(unread_ids)),
         "form": form,

@@ -26,7 +26,7 @@ def dialogue_form_fields(form):
     request.user = AnonymousUser()
     page = SimpleNamespace(has_next=False, has_previous=False)
     client = SimpleNamespace(pk=1, full_name="Client")
-    context = {"client": client, "coach": object(), "page": page, "shown": [], "form": form}
+    context = {"client": client, "has_coach": True, "page": page, "shown": [], "form": form}
     html = render_to_string("coaching/dialogue.html", context, request)
     form_html = html[html.index('<form method="post" novalidate>') :]
     return re.search(re.escape(CSRF) + r'[^"]*">(.*?)' + re.escape(SUBMIT), form_html, re.S)[1]
