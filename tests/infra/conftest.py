@@ -21,6 +21,9 @@ def pytest_configure(config):
     config.addinivalue_line(
         "markers", "only_on(group): the check belongs to the hosts of this inventory group"
     )
+    config.addinivalue_line(
+        "markers", "not_on(group): the check belongs to every host outside this inventory group"
+    )
 
 
 def pytest_collection_modifyitems(config, items):
@@ -38,13 +41,19 @@ def pytest_collection_modifyitems(config, items):
 
 
 def _applies(item, stage) -> bool:
-    marker = item.get_closest_marker("only_on")
+    only, outside = item.get_closest_marker("only_on"), item.get_closest_marker("not_on")
     callspec = getattr(item, "callspec", None)
-    if marker is None or callspec is None or "_testinfra_host" not in callspec.params:
+    if (only, outside) == (None, None) or callspec is None:
+        return True
+    if "_testinfra_host" not in callspec.params:
         return True
     name = callspec.params["_testinfra_host"].backend.hostname
     host = stage.hosts.get(name)
-    return host is None or marker.args[0] in host.groups
+    if host is None:
+        return True
+    if only is not None and only.args[0] not in host.groups:
+        return False
+    return outside is None or outside.args[0] not in host.groups
 
 
 @pytest.fixture(scope="session")

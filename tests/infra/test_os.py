@@ -28,9 +28,13 @@ def test_kernel_sysctls(host, role_defaults):
 
 
 @pytest.mark.control("OS-03")
-def test_unattended_security_upgrades_on_test_only(host, stage, role_defaults):
-    installed = host.package("unattended-upgrades").is_installed
-    assert installed == (stage.name in role_defaults("base")["base_unattended_upgrades_stages"])
+def test_unattended_security_upgrades_on_development_and_test_only(host, stage, role_defaults):
+    takes_updates = stage.name in role_defaults("base")["base_unattended_upgrades_stages"]
+    assert host.package("unattended-upgrades").is_installed == takes_updates
+    if takes_updates:
+        periodic = host.file("/etc/apt/apt.conf.d/20auto-upgrades").content_string
+        assert 'APT::Periodic::Unattended-Upgrade "1";' in periodic
+        assert "-security" in host.file("/etc/apt/apt.conf.d/52safecoach-unattended").content_string
 
 
 @pytest.mark.control("OS-04")
@@ -56,11 +60,42 @@ def test_login_defaults_core_dumps_modules_and_notice(host, role_defaults):
     assert (
         "hard core 0" in host.file("/etc/security/limits.d/10-safecoach-core.conf").content_string
     )
+    # core dumps: none from a login shell, none from a service, none kept by systemd-coredump
+    assert host.check_output("bash -lc 'ulimit -c'") == "0"
+    assert host.check_output("systemctl show -p DefaultLimitCORE --value") == "0"
+    coredump = host.file("/etc/systemd/coredump.conf.d/safecoach.conf").content_string
+    assert "Storage=none" in coredump and "ProcessSizeMax=0" in coredump
     blacklist = host.file("/etc/modprobe.d/safecoach-blacklist.conf").content_string
     for module in defaults["base_modules_disabled"]:
         assert f"install {module} /bin/false" in blacklist
     assert "Authorised use only" in host.file("/etc/issue.net").content_string
     assert host.package("libpam-tmpdir").is_installed
+
+
+@pytest.mark.control("OS-08")
+def test_idle_shells_end_and_compilers_are_for_root(host, role_defaults):
+    defaults = role_defaults("base")
+    # the admin's login shell has the timeout and cannot lift it
+    assert host.check_output("bash -lc 'echo $TMOUT'") == str(defaults["base_shell_idle_timeout"])
+    lift = host.run("bash -lc 'TMOUT=0'")
+    assert lift.rc != 0 and "readonly" in lift.stderr, lift.stderr
+    for path in defaults["base_root_only_tools"]:
+        tool = host.file(path)
+        if not tool.exists:
+            continue
+        assert (tool.user, tool.group, tool.mode) == ("root", "root", 0o750), path
+        assert host.run(f"{path} --version").rc == 126, path  # the admin (not root) cannot run it
+        with host.sudo():
+            assert f"root root 750 {path}" in host.check_output(f"dpkg-statoverride --list {path}")
+
+
+@pytest.mark.control("OS-09")
+def test_shared_memory_is_not_executable(host):
+    options = set(host.check_output("findmnt -no OPTIONS /dev/shm").split(","))
+    assert {"nosuid", "nodev", "noexec"} <= options, options
+    fstab = [line.split() for line in host.file("/etc/fstab").content_string.splitlines()]
+    entry = [fields for fields in fstab if len(fields) > 3 and fields[1] == "/dev/shm"]  # noqa: S108
+    assert len(entry) == 1 and {"nosuid", "nodev", "noexec"} <= set(entry[0][3].split(","))
 
 
 @pytest.mark.control("OS-07")
@@ -73,6 +108,10 @@ def test_audit_and_integrity_tools(host, role_defaults):
     with host.sudo():
         for folder in ("/etc/cron.d", "/etc/cron.daily", "/etc/cron.weekly"):
             assert host.file(folder).mode == 0o700, folder
+        assert (
+            "CRON_CHECK=" + defaults["base_debsums_schedule"]
+            in host.file("/etc/default/debsums").content_string
+        )
         # the debsums check itself: every installed package file matches its checksum
         check = host.run("debsums --silent")
     assert check.rc == 0, check.stdout + check.stderr

@@ -24,6 +24,7 @@ def test_public_keys_only_for_admins_never_root(host):
     assert conf["authenticationmethods"] == "publickey"
     assert conf["allowgroups"] == "admins"
     assert conf["maxauthtries"] == "3"
+    assert conf["maxsessions"] == "2"
     assert conf["loglevel"] == "VERBOSE"
 
 
@@ -48,13 +49,20 @@ def test_modern_algorithms_only(host):
 
 
 @pytest.mark.control("SSH-03")
-def test_forwarding_only_on_the_bastion(host, inv_host):
+def test_forwarding_only_on_the_bastion(host, inv_host, stage):
     conf = _effective(host)
     assert conf["x11forwarding"] == "no"
     assert conf["allowagentforwarding"] == "no"
     assert conf["permittunnel"] == "no"
     if "bastion" in inv_host.groups:
         assert conf["allowtcpforwarding"] == "local"
+        # only to the SSH of the stage's other hosts
+        inner = sorted(
+            f"{record.address}:22"
+            for name, record in stage.hosts.items()
+            if name not in stage.groups["bastion"]
+        )
+        assert sorted(conf["permitopen"].split()) == inner
     else:
         assert conf["allowtcpforwarding"] == "no"
         assert conf["disableforwarding"] == "yes"
