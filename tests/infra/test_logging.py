@@ -21,13 +21,16 @@ def log_host(stage):
 def test_the_journal_reaches_the_log_host_over_tls(host, inv_host, stage, log_host):
     log_name = stage.groups["monitoring"][0]
     with host.sudo():
-        conf = host.file("/etc/rsyslog.conf").content_string
+        main = host.file("/etc/rsyslog.conf").content_string
+        conf = host.file("/etc/rsyslog.d/60-log-host.conf").content_string
         assert host.run("rsyslogd -N1 -f /etc/rsyslog.conf").rc == 0
     assert host.service("rsyslog").is_enabled and host.service("rsyslog").is_running
     # TLS, and the log host must show a certificate from the stage's CA with its name
     assert 'streamDriverMode="1"' in conf and 'streamDriverAuthMode="x509/name"' in conf
     assert f'streamDriverPermittedPeers="{log_name}"' in conf
-    assert "omfile" not in conf  # nothing written locally: the journal is the local log
+    # nothing written locally (the journal is the local log), and no rule but that one
+    assert "omfile" not in main + conf
+    assert 'include(file="/etc/rsyslog.d/60-log-host.conf" mode="required")' in main
     # a line logged here arrives on the log host, filed under this host's inventory name
     marker = f"safecoach-verify-{secrets.token_hex(6)}"
     host.run(f"logger -t safecoach-verify {marker}")
