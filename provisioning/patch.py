@@ -118,7 +118,11 @@ def test_history(stage: Stage) -> dict[tuple[str, str], dt.datetime]:
 
 def pending_updates(stage: Stage, host: str) -> dict[str, str]:
     return parse_pending(
-        _ssh(stage, host, "sudo apt-get -qq update && apt-get -s -o Debug::NoLocking=1 upgrade")
+        _ssh(
+            stage,
+            host,
+            "sudo apt-get -qq -o DPkg::Lock::Timeout=300 update && apt-get -s -o Debug::NoLocking=1 upgrade",
+        )
     )
 
 

@@ -439,7 +439,7 @@ def test_lynis_hardening_index_per_host(converged, stage):
     index_re = re.compile(r"Hardening index\s*:\s*(\d+)")
 
     def run(host: str) -> tuple[str, tuple[int | None, int | None]]:
-        ssh(stage, host, "sudo apt-get install -y -qq lynis >/dev/null")
+        ssh(stage, host, "sudo apt-get -o DPkg::Lock::Timeout=300 install -y -qq lynis >/dev/null")
         audit = "sudo lynis audit system --quick --no-colors 2>/dev/null"
         raw = ssh(stage, host, audit, check=False).stdout
         ssh(
@@ -468,7 +468,12 @@ def test_lynis_hardening_index_per_host(converged, stage):
     assert all(v is not None for v in index.values()), index
     assert all(v is not None for v in applicable.values()), applicable
     for host in stage.hosts:  # lynis is an audit tool, not part of a host: it goes again
-        ssh(stage, host, "sudo apt-get purge -y -qq lynis >/dev/null", check=False)
+        ssh(
+            stage,
+            host,
+            "sudo apt-get -o DPkg::Lock::Timeout=300 purge -y -qq lynis >/dev/null",
+            check=False,
+        )
 
 
 def test_print_figures(converged):
