@@ -72,7 +72,7 @@ def main() -> int:
     size_db = ssh(
         config,
         "db1",
-        "sudo -u postgres psql -X -tA -c \"SELECT pg_size_pretty(pg_database_size('safecoach')), "
+        "sudo -u postgres psql -X -tA -d safecoach -c \"SELECT pg_size_pretty(pg_database_size('safecoach')), "
         '(SELECT count(*) FROM coaching_message)"',
     ).strip()
 
