@@ -99,7 +99,9 @@ def converge(
             "once more",
             flush=True,
         )
+        first_seconds = result.seconds
         result = _run(stage, check, tags, limit, playbook, quiet)
+        result.seconds += first_seconds  # the time it took, both runs
     return result
 
 

@@ -81,8 +81,7 @@ def test_idle_shells_end_and_compilers_are_for_root(host, role_defaults):
     assert lift.rc != 0 and "readonly" in lift.stderr, lift.stderr
     for path in defaults["base_root_only_tools"]:
         tool = host.file(path)
-        if not tool.exists:
-            continue
+        assert tool.exists, f"{path} is missing (binutils comes with chkrootkit, OS-07)"
         assert (tool.user, tool.group, tool.mode) == ("root", "root", 0o750), path
         assert host.run(f"{path} --version").rc == 126, path  # the admin (not root) cannot run it
         with host.sudo():
