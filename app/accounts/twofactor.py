@@ -6,6 +6,7 @@ and SAFECOACH_THROTTLE["code"] wrong codes (5) in a row lock code entry for a co
 codes count together whether they were meant as SMS, app or backup code.
 """
 
+import time
 from datetime import timedelta
 
 import phonenumbers
@@ -28,6 +29,21 @@ from accounts.models import (
 from accounts.sms import SMSError, send_sms
 
 BACKUP_CODE_COUNT = 10
+
+
+# Session key: when this session last passed a second factor (POSIX seconds). Set by every view
+# that accepts a code at sign-in or at enrolment; read by the staff admin (and step-up checks).
+SECOND_FACTOR_SESSION_KEY = "second_factor_at"
+
+
+def mark_second_factor(request) -> None:
+    """Record that this session has just passed a second factor (code or backup code)."""
+    request.session[SECOND_FACTOR_SESSION_KEY] = time.time()
+
+
+def second_factor_passed(request) -> bool:
+    """True when this session passed a second factor since it was signed in."""
+    return request.session.get(SECOND_FACTOR_SESSION_KEY) is not None
 
 
 class CodeError(Exception):

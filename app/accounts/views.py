@@ -115,6 +115,7 @@ def signin_verify(request):
         else:
             pending = request.session.pop(PENDING)
             login(request, user, backend=pending["backend"])
+            twofactor.mark_second_factor(request)
             if not form.cleaned_data["code"].isdigit():
                 left = twofactor.unused_backup_codes(user)
                 messages.warning(
