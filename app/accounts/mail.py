@@ -51,6 +51,48 @@ KINDS = {
             "on again, and tell your organisation."
         ),
     ),
+    "email_changed": (
+        _("The e-mail address of your safecoach account has been changed"),
+        _(
+            "The e-mail address of the safecoach account that used this address has just been "
+            "changed. Mail for the account now goes to the new address. Sign in here:"
+        ),
+        _(
+            "If you did not expect this, ask for a new password on the sign-in page at once and "
+            "tell your organisation."
+        ),
+    ),
+    "phone_changed": (
+        _("The phone number for your safecoach sign-in codes has been changed"),
+        _(
+            "The mobile number that receives your safecoach sign-in codes has just been "
+            "changed. Sign in here:"
+        ),
+        _("If you did not do this, change your password and tell your organisation at once."),
+    ),
+    "two_factor_on": (
+        _("Two-step verification is on for your safecoach account"),
+        _(
+            "Two-step verification has just been switched on for your safecoach account. Sign in here:"
+        ),
+        _("If you did not do this, change your password and tell your organisation at once."),
+    ),
+    "two_factor_changed": (
+        _("Your safecoach two-step verification has been changed"),
+        _(
+            "The way you confirm your sign-in to safecoach (text message or authenticator app) "
+            "has just been changed. Sign in here:"
+        ),
+        _("If you did not do this, change your password and tell your organisation at once."),
+    ),
+    "backup_codes": (
+        _("New backup codes for your safecoach account"),
+        _(
+            "New backup codes have just been made for your safecoach account; the old ones no "
+            "longer work. Sign in here:"
+        ),
+        _("If you did not do this, change your password and tell your organisation at once."),
+    ),
 }
 
 
@@ -72,15 +114,16 @@ def render_account_mail(language, kind, url):
     return subject, body
 
 
-def send_account_mail(user, kind, url, background=False):
+def send_account_mail(user, kind, url, background=False, to=None):
     """Render now and send; a relay failure is logged without the link.
 
+    `to` sends it to another address than the account's (the old address after a change).
     With `background` (and SAFECOACH_ACCOUNT_MAIL_IN_BACKGROUND on) the hand-off to the relay
     happens on a separate thread, so the answer to the request does not wait for it: a reset
     request for a known address then takes as long as one for an unknown address.
     """
     subject, body = render_account_mail(user.language, kind, url)
-    recipient, user_id = user.email, user.pk
+    recipient, user_id = to or user.email, user.pk
 
     def deliver():
         try:

@@ -33,6 +33,14 @@ class AccessKind(models.TextChoices):
     PROFILE = "profile", _("viewed the profile")
     EXPORT = "export", _("downloaded a copy of the data")
     PRIVACY_REQUEST = "privacy_request", _("handled a privacy request")
+    # Changes to the person's credentials (accounts.notices): who changed what, never the value.
+    PASSWORD_CHANGED = "password_changed", _("changed the password")
+    EMAIL_CHANGED = "email_changed", _("changed the e-mail address")
+    PHONE_CHANGED = "phone_changed", _("changed the phone number for two-step verification")
+    TWO_FACTOR_ON = "two_factor_on", _("switched two-step verification on")
+    TWO_FACTOR_OFF = "two_factor_off", _("switched two-step verification off")
+    TWO_FACTOR_CHANGED = "two_factor_changed", _("changed the two-step verification method")
+    BACKUP_CODES = "backup_codes", _("made new backup codes")
 
 
 class AccessLogQuerySet(models.QuerySet):
