@@ -25,11 +25,13 @@ def _locked_message(until):
 
 
 class EmailAuthenticationForm(AuthenticationForm):
-    """Sign-in by e-mail, throttled per e-mail address typed and per network address.
+    """Sign-in by e-mail, throttled per account and address, per address and per account.
 
-    An unknown address, an inactive account and a wrong password give the same error, and
-    Django's ModelBackend hashes the typed password for an unknown address too, so the answer
-    takes as long as for a known one.
+    The attempt is taken from the throttle before the password is checked (accounts.throttle):
+    parallel requests cannot race past the limit, and a locked attempt is refused without
+    checking the password at all. An unknown address, an inactive account and a wrong password
+    give the same error, and Django's ModelBackend hashes the typed password for an unknown
+    address too, so the answer takes as long as for a known one.
     """
 
     username = forms.EmailField(
@@ -44,44 +46,43 @@ class EmailAuthenticationForm(AuthenticationForm):
 
     def clean(self):
         email = (self.cleaned_data.get("username") or "").lower()
+        if not (email and self.cleaned_data.get("password")):
+            return super().clean()  # a field is missing: nothing is checked
         address = throttle.client_address(self.request) if self.request else "unknown"
-        for scope, ident in (("login-account", email), ("login-address", address)):
-            until = throttle.locked_until(scope, ident)
-            if until:
-                raise ValidationError(_locked_message(until), code="throttled")
+        counters = throttle.password_counters(email, address)
+        attempt = throttle.take(*counters)
+        if attempt.refused:
+            raise ValidationError(_locked_message(attempt.refused_until), code="throttled")
         try:
-            return super().clean()
+            cleaned = super().clean()
         except ValidationError:
-            if email and self.cleaned_data.get("password"):
-                locks = [
-                    throttle.record_failure("login-account", email),
-                    throttle.record_failure("login-address", address),
-                ]
-                locks = [until for until in locks if until]
-                if locks:
-                    raise ValidationError(_locked_message(max(locks)), code="throttled") from None
+            if attempt.locks_until:
+                raise ValidationError(
+                    _locked_message(attempt.locks_until), code="throttled"
+                ) from None
             raise
+        throttle.give_back(attempt)
+        throttle.reset(*counters[0])  # the account and this address: a fresh start
+        return cleaned
 
-    def confirm_login_allowed(self, user):
-        super().confirm_login_allowed(user)
-        throttle.reset("login-account", (self.cleaned_data.get("username") or "").lower())
 
-
-def check_password_throttled(user, password, wrong_message=None):
-    """Check a signed-in person's password, counting wrong ones against the sign-in throttle.
+def check_password_throttled(user, password, wrong_message=None, request=None):
+    """Check a signed-in person's password against the sign-in throttle's counters.
 
     Every form that asks for the password again must use this (or the confirm page), or it
-    would be a way to guess passwords around the sign-in throttle. Raises ValidationError
-    with code "throttled" or "wrong".
+    would be a way to guess passwords around the sign-in throttle. Give it the request, so the
+    attempt counts for the network address too. Raises ValidationError with code "throttled"
+    or "wrong".
     """
-    until = throttle.locked_until("login-account", user.email)
-    if until:
-        raise ValidationError(_locked_message(until), code="throttled")
+    address = throttle.client_address(request) if request is not None else None
+    attempt = throttle.take(*throttle.password_counters(user.email, address))
+    if attempt.refused:
+        raise ValidationError(_locked_message(attempt.refused_until), code="throttled")
     if not user.check_password(password):
-        until = throttle.record_failure("login-account", user.email)
-        if until:
-            raise ValidationError(_locked_message(until), code="throttled")
+        if attempt.locks_until:
+            raise ValidationError(_locked_message(attempt.locks_until), code="throttled")
         raise ValidationError(wrong_message or _("That is not your password."), code="wrong")
+    throttle.give_back(attempt)
 
 
 class ConfirmPasswordForm(forms.Form):
@@ -91,22 +92,29 @@ class ConfirmPasswordForm(forms.Form):
         widget=forms.PasswordInput(attrs={"autocomplete": "current-password", "autofocus": True}),
     )
 
-    def __init__(self, user, *args, **kwargs):
+    def __init__(self, user, *args, request=None, **kwargs):
         self.user = user
+        self.request = request
         super().__init__(*args, **kwargs)
 
     def clean_password(self):
         password = self.cleaned_data["password"]
-        check_password_throttled(self.user, password)
+        check_password_throttled(self.user, password, request=self.request)
         return password
 
 
 class ThrottledPasswordChangeForm(PasswordChangeForm):
     """Django's form; wrong current passwords count against the sign-in throttle."""
 
+    def __init__(self, *args, request=None, **kwargs):
+        self.request = request
+        super().__init__(*args, **kwargs)
+
     def clean_old_password(self):
         old_password = self.cleaned_data["old_password"]
-        check_password_throttled(self.user, old_password, self.error_messages["password_incorrect"])
+        check_password_throttled(
+            self.user, old_password, self.error_messages["password_incorrect"], request=self.request
+        )
         return old_password
 
 
@@ -120,6 +128,20 @@ class PhoneForm(forms.Form):
 
     def clean_phone(self):
         return normalise_phone(self.cleaned_data["phone"])
+
+
+class RecordPhoneForm(forms.Form):
+    """A manager records the mobile number a person will confirm at their next sign-in."""
+
+    recorded_phone = forms.CharField(
+        label=_("Their mobile number"),
+        max_length=32,
+        help_text=_("In international format, for example +31 6 12345678."),
+        widget=forms.TextInput(attrs={"autocomplete": "off", "inputmode": "tel"}),
+    )
+
+    def clean_recorded_phone(self):
+        return normalise_phone(self.cleaned_data["recorded_phone"])
 
 
 class CodeForm(forms.Form):
@@ -174,8 +196,9 @@ class OrganisationSecurityForm(forms.ModelForm):
         labels = {"require_two_factor": _("Require two-step verification for everyone")}
         help_texts = {
             "require_two_factor": _(
-                "People without two-step verification are asked to set it up right after "
-                "they sign in, and cannot use safecoach until they have."
+                "People without two-step verification then confirm the mobile number you "
+                "recorded for them with a code when they sign in; without a recorded number "
+                "they cannot sign in."
             )
         }
 

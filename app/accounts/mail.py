@@ -93,6 +93,42 @@ KINDS = {
         ),
         _("If you did not do this, change your password and tell your organisation at once."),
     ),
+    # A change of address (accounts.email_change): the link to the new address, the notice to
+    # the current one when the change is asked for.
+    "email_change_confirm": (
+        _("Confirm the new e-mail address for safecoach"),
+        _(
+            "Someone asked to use this e-mail address for a safecoach account. If that is your "
+            "account, open this link while signed in to it and confirm:"
+        ),
+        _(
+            "The link works once, for one day, and only for that account. If you did not ask "
+            "for this, ignore this e-mail: nothing changes."
+        ),
+    ),
+    "email_change_requested": (
+        _("A new e-mail address was asked for your safecoach account"),
+        _(
+            "Someone asked to change the e-mail address of your safecoach account. Nothing "
+            "changes unless the change is confirmed while signed in to your account. Sign in here:"
+        ),
+        _(
+            "If you did not expect this, do not confirm anything, change your password and tell "
+            "your organisation."
+        ),
+    ),
+    # Sent to every active member when a manager stops requiring two-step verification.
+    "two_factor_requirement_off": (
+        _("Two-step verification is no longer required in your safecoach organisation"),
+        _(
+            "Your organisation has just stopped requiring two-step verification for signing in "
+            "to safecoach. Your own setting stays as it is. Sign in here:"
+        ),
+        _(
+            "We recommend keeping two-step verification on. If you did not expect this change, "
+            "tell your organisation."
+        ),
+    ),
 }
 
 

@@ -15,6 +15,14 @@ from django.utils.translation import gettext as _
 from accounts.twofactor import setup_required
 
 ACTIVITY_RESOLUTION = timedelta(minutes=15)
+# When the session was signed in (time.time()): the absolute lifetime, SESSION_COOKIE_AGE, counts
+# from here whatever the activity (Django's own expiry moves on with every session write).
+SIGNED_IN_AT = "signed_in_at"
+
+
+def start_session_lifetime(request) -> None:
+    """Called at sign-in (accounts.signals): the session's absolute lifetime starts now."""
+    request.session[SIGNED_IN_AT] = time.time()
 
 
 class UserLanguageMiddleware:
@@ -41,19 +49,21 @@ class SignInPolicyMiddleware:
     """Ends sessions after inactivity, and holds back people who must set up two-step first.
 
     Idle: a session unused for SAFECOACH_SESSION_IDLE_SECONDS is signed out. The last-seen time
-    is written at most once a minute. Two-step: when the person's organisation requires it and
-    it is not on, every page except the two-step setup pages answers with a redirect to them.
+    is written at most once a minute. Two-step: when two-step must be on for the person
+    (accounts.twofactor.enrolment_forced: staff, an organisation that requires it, a reset) and
+    it is not, every page except the two-step overview answers with a redirect to it; there the
+    only way on is a code to the number recorded for the person.
     The requirement is looked up again at most once a minute, with the last-seen time.
+
+    Lifetime: a session signed in longer ago than SESSION_COOKIE_AGE (8 hours) is signed out,
+    however active it was; the sign-in time is in the session (SIGNED_IN_AT).
     """
 
     SEEN_RESOLUTION = 60
+    # Only the overview, whose one path is a code to the number recorded for the person: no
+    # page where a number or app of their own choosing could be bound.
     ALLOWED_WHILE_SETTING_UP = {
         "accounts:two_factor",
-        "accounts:two_factor_sms",
-        "accounts:two_factor_sms_confirm",
-        "accounts:two_factor_totp",
-        "accounts:backup_codes",
-        "accounts:confirm_password",
         "accounts:logout",
         "set_language",
         "privacy:statement",
@@ -74,10 +84,18 @@ class SignInPolicyMiddleware:
             logout(request)
             messages.info(request, _("You were signed out because you were inactive for a while."))
             return redirect_to_login(request.get_full_path())
+        signed_in = session.setdefault(SIGNED_IN_AT, now)
+        if now - signed_in > settings.SESSION_COOKIE_AGE:
+            logout(request)
+            messages.info(
+                request,
+                _("You were signed out because you signed in too long ago; please sign in again."),
+            )
+            return redirect_to_login(request.get_full_path())
         stale = seen is None or now - seen > self.SEEN_RESOLUTION
         if stale or "two_factor_setup_required" not in session:
             session["seen_at"] = now
-            session["two_factor_setup_required"] = setup_required(user)
+            session["two_factor_setup_required"] = setup_required(user, staff=False)
         if session.get("two_factor_setup_required"):
             try:
                 match = resolve(request.path_info)

@@ -148,7 +148,15 @@ class TwoFactorMethod(models.TextChoices):
 
 
 class TwoFactor(models.Model):
-    """A user's two-step verification. Switched on only once the phone or app has been proven."""
+    """A user's two-step verification. Switched on only once the phone or app has been proven.
+
+    `phone` is the verified number (codes go there while SMS is on). `recorded_phone` is a number
+    recorded for the person by their manager (on the invitation or with a two-step reset) or by
+    devops (`record_phone`), not yet verified: with `enrol_required` (set whenever a number is
+    recorded or two-step is reset), the person's next sign-in texts a code to it and switches SMS
+    two-step on with it. `totp_secret` holds the authenticator key encrypted
+    (accounts.field_crypto), never in plain text.
+    """
 
     user = models.OneToOneField(
         User, on_delete=models.CASCADE, related_name="two_factor", verbose_name=_("user")
@@ -157,7 +165,9 @@ class TwoFactor(models.Model):
         _("method"), max_length=8, choices=TwoFactorMethod.choices, blank=True
     )
     phone = models.CharField(_("verified phone number"), max_length=20, blank=True)
-    totp_secret = models.CharField(_("authenticator key"), max_length=64, blank=True)
+    recorded_phone = models.CharField(_("recorded phone number"), max_length=20, blank=True)
+    enrol_required = models.BooleanField(_("must set up two-step at next sign-in"), default=False)
+    totp_secret = models.CharField(_("authenticator key (encrypted)"), max_length=255, blank=True)
     totp_last_step = models.BigIntegerField(null=True, blank=True)
     enabled_at = models.DateTimeField(_("switched on"), null=True, blank=True)
 
@@ -172,10 +182,28 @@ class TwoFactor(models.Model):
     def is_on(self):
         return bool(self.method)
 
+    def totp_context(self) -> str:
+        return f"totp:{self.user_id}"
+
+    @property
+    def totp_key(self) -> str:
+        """The authenticator key in base32, decrypted; "" when none is stored."""
+        from accounts import field_crypto
+
+        if not self.totp_secret:
+            return ""
+        return field_crypto.decrypt(self.totp_secret, self.totp_context())
+
+    def set_totp_key(self, key: str) -> None:
+        from accounts import field_crypto
+
+        self.totp_secret = field_crypto.encrypt(key, self.totp_context()) if key else ""
+
 
 class CodePurpose(models.TextChoices):
     ENROL = "enrol", _("confirm a phone number")
     SIGNIN = "signin", _("sign in")
+    CONFIRM = "confirm", _("confirm a change of two-step verification")
 
 
 class OneTimeCodeQuerySet(models.QuerySet):

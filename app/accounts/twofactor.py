@@ -18,7 +18,7 @@ from django.db.models import Q
 from django.utils import timezone, translation
 from django.utils.translation import gettext as _
 
-from accounts import codes, throttle
+from accounts import codes, notices, throttle
 from accounts.models import (
     BackupCode,
     CodePurpose,
@@ -51,21 +51,44 @@ class CodeError(Exception):
 
 
 def two_factor_of(user) -> TwoFactor | None:
-    try:
-        tf = user.two_factor
-    except TwoFactor.DoesNotExist:
-        return None
-    return tf if tf.is_on else None
+    """The person's two-step settings when two-step is on, else None (read fresh each time)."""
+    tf = TwoFactor.objects.filter(user_id=user.pk).first()
+    return tf if tf is not None and tf.is_on else None
 
 
-def setup_required(user) -> bool:
-    """True when the user's organisation requires two-step verification and it is not on."""
-    if not user.is_authenticated or not user.organisation_id:
-        return False
-    required = (
-        get_user_model().objects.filter(pk=user.pk, organisation__require_two_factor=True).exists()
+def enrolment_forced(user, *, staff=True) -> bool:
+    """True when this person may use safecoach only with two-step on: platform staff always,
+    everyone in an organisation that requires it, and anyone whose two-step a manager or devops
+    reset (or for whom they recorded a number) until they have set it up again.
+
+    `staff=False` leaves out the staff rule; see setup_required."""
+    if user.is_staff and staff:
+        return True
+    if TwoFactor.objects.filter(user_id=user.pk, enrol_required=True).exists():
+        return True
+    return bool(
+        user.organisation_id
+        and get_user_model()
+        .objects.filter(pk=user.pk, organisation__require_two_factor=True)
+        .exists()
     )
-    return required and two_factor_of(user) is None
+
+
+def setup_required(user, *, staff=True) -> bool:
+    """True when two-step must be on for this person (enrolment_forced) and it is not.
+
+    The sign-in applies the staff rule (no staff session without two-step is ever made); the
+    middleware that holds sessions already signed in passes `staff=False`, as the staff admin
+    refuses any session that has not passed a second factor (safecoach.admin_site)."""
+    if not user.is_authenticated:
+        return False
+    return two_factor_of(user) is None and enrolment_forced(user, staff=staff)
+
+
+def recorded_phone_of(user) -> str:
+    """The number recorded for this person's next enrolment, or ""."""
+    row = TwoFactor.objects.filter(user_id=user.pk).values_list("recorded_phone", flat=True).first()
+    return row or ""
 
 
 # --- phone numbers ----------------------------------------------------------------------------
@@ -263,30 +286,72 @@ def check_backup_code(user, code: str) -> None:
 # --- switching on and off, and the second step at sign-in -------------------------------------
 
 
-def enable(user, method, phone="", secret="", step=None) -> list[str] | None:
-    """Switch two-step on; returns fresh backup codes when the user had none left."""
-    TwoFactor.objects.update_or_create(
-        user=user,
-        defaults={
-            "method": method,
-            "phone": phone if method == TwoFactorMethod.SMS else "",
-            "totp_secret": secret if method == TwoFactorMethod.TOTP else "",
-            "totp_last_step": step if method == TwoFactorMethod.TOTP else None,
-            "enabled_at": timezone.now(),
-        },
-    )
+def _change_kind(before: TwoFactor | None, method: str, phone: str) -> str:
+    """Which credential_changed notice a switch to (method, phone) is."""
+    if before is None:
+        return "two_factor_on"
+    if before.method != method or method == TwoFactorMethod.TOTP:
+        return "two_factor_method"  # SMS <-> app, or a new authenticator app
+    return "phone" if before.phone != phone else "two_factor_method"
+
+
+def enable(user, method, phone="", secret="", step=None, actor=None) -> list[str] | None:
+    """Switch two-step on (or to another phone or app) with a proven phone or app key, clear any
+    recorded number, and tell the person. Returns fresh backup codes when none were left."""
+    before = two_factor_of(user)
+    with transaction.atomic():
+        tf, _created = TwoFactor.objects.select_for_update().get_or_create(user=user)
+        tf.method = method
+        tf.phone = phone if method == TwoFactorMethod.SMS else ""
+        tf.set_totp_key(secret if method == TwoFactorMethod.TOTP else "")
+        tf.totp_last_step = step if method == TwoFactorMethod.TOTP else None
+        tf.enabled_at = timezone.now()
+        tf.recorded_phone = ""
+        tf.enrol_required = False
+        tf.save()
+    notices.credential_changed(user, _change_kind(before, method, phone), actor)
     if unused_backup_codes(user) == 0:
         return new_backup_codes(user)
     return None
 
 
-def disable(user) -> None:
+def disable(user, actor=None) -> None:
+    """Switch two-step off: phone, app key, backup codes and pending codes are removed."""
     with transaction.atomic():
         TwoFactor.objects.filter(user=user).update(
             method="", phone="", totp_secret="", totp_last_step=None, enabled_at=None
         )
         BackupCode.objects.filter(user=user).delete()
         OneTimeCode.objects.filter(user=user).delete()
+    notices.credential_changed(user, "two_factor_off", actor)
+
+
+def record_phone(user, phone: str, actor=None, *, notify=True) -> None:
+    """Record a number for the person's next enrolment (by their manager or devops).
+
+    Not a verified number: nothing is switched on. The person's next sign-in texts a code to
+    it and only that code switches SMS two-step on (enrol_required). The person is told, except
+    on the invitation that creates their account (`notify=False`: nothing has changed yet).
+    """
+    with transaction.atomic():
+        tf, _created = TwoFactor.objects.select_for_update().get_or_create(user=user)
+        tf.recorded_phone = phone
+        tf.enrol_required = True
+        tf.save(update_fields=["recorded_phone", "enrol_required"])
+    if notify:
+        notices.credential_changed(user, "phone", actor)
+
+
+def reset(user, phone: str, actor=None) -> None:
+    """A lost phone: switch two-step off and record the new number for the next sign-in.
+
+    The account then cannot be signed in with a password alone: enrolment is forced, and only
+    a code to the recorded number completes the next sign-in.
+    """
+    with transaction.atomic():
+        if two_factor_of(user) is not None:
+            disable(user, actor)
+        record_phone(user, phone, actor)
 
 
 def send_signin_code(user) -> OneTimeCode:
@@ -294,18 +359,56 @@ def send_signin_code(user) -> OneTimeCode:
     return send_code(user, CodePurpose.SIGNIN, tf.phone)
 
 
-def verify_second_step(user, code: str) -> None:
+def send_enrolment_code(user) -> OneTimeCode:
+    """At a sign-in that must set up two-step: a code to the recorded number (and no other)."""
+    phone = recorded_phone_of(user)
+    if not phone:
+        raise CodeError(no_recorded_phone_message(user))
+    return send_code(user, CodePurpose.SIGNIN, phone)
+
+
+def no_recorded_phone_message(user) -> str:
+    if user.is_staff:
+        return _(
+            "Platform staff must use two-step verification, and no mobile number is recorded "
+            "for you: ask devops to run safecoach-admin record_phone on a web host."
+        )
+    return _(
+        "You must use two-step verification, and no mobile number is recorded for you: ask "
+        "your organisation's manager to record your mobile number."
+    )
+
+
+def enrol_with_recorded_phone(user, code: str) -> list[str] | None:
+    """Check a code sent to the recorded number; the right one switches SMS two-step on with
+    that number. Returns the new backup codes. Raises CodeError otherwise."""
+    phone = recorded_phone_of(user)
+    if not phone:
+        raise CodeError(no_recorded_phone_message(user))
+    used = check_sms_code(user, CodePurpose.SIGNIN, code)
+    if used.phone != phone:  # the recorded number changed after this code was sent
+        raise CodeError(_("That code is no longer valid; ask for a new code."))
+    return enable(user, TwoFactorMethod.SMS, phone=phone)
+
+
+def send_confirm_code(user) -> OneTimeCode:
+    """Before a change of two-step: a code to the current, verified number."""
+    tf = two_factor_of(user)
+    return send_code(user, CodePurpose.CONFIRM, tf.phone)
+
+
+def verify_second_step(user, code: str, purpose: str = CodePurpose.SIGNIN) -> None:
     """Accept a 6-digit SMS or app code, or a backup code; raise CodeError otherwise."""
     tf = two_factor_of(user)
     if tf is None:
-        return
+        raise CodeError(_("Two-step verification is not on."))
     if not code.isdigit():
         check_backup_code(user, code)
         return
     if tf.method == TwoFactorMethod.SMS:
-        check_sms_code(user, CodePurpose.SIGNIN, code)
+        check_sms_code(user, purpose, code)
         return
-    step = check_totp(user, tf.totp_secret, code, tf.totp_last_step)
+    step = check_totp(user, tf.totp_key, code, tf.totp_last_step)
     unspent = Q(totp_last_step__isnull=True) | Q(totp_last_step__lt=step)
     if not TwoFactor.objects.filter(unspent, pk=tf.pk).update(totp_last_step=step):
         raise CodeError(_("That code has already been used; wait for the next one."))

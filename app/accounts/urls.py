@@ -1,6 +1,6 @@
 from django.urls import path
 
-from accounts import views
+from accounts import email_change, views
 
 app_name = "accounts"
 urlpatterns = [
@@ -22,6 +22,7 @@ urlpatterns = [
     path("invitation/<str:token>/", views.invitation_accept, name="invitation_accept"),
     path("invitation/resend/<int:pk>/", views.invitation_resend, name="invitation_resend"),
     path("two-step/", views.two_factor, name="two_factor"),
+    path("two-step/confirm/", views.confirm_factor, name="confirm_factor"),
     path("two-step/sms/", views.two_factor_sms, name="two_factor_sms"),
     path("two-step/sms/confirm/", views.two_factor_sms_confirm, name="two_factor_sms_confirm"),
     path("two-step/app/", views.two_factor_totp, name="two_factor_totp"),
@@ -29,4 +30,7 @@ urlpatterns = [
     path("two-step/off/", views.two_factor_disable, name="two_factor_disable"),
     path("people/<int:pk>/two-step/off/", views.two_factor_reset_for, name="two_factor_reset_for"),
     path("organisation/security/", views.organisation_security, name="organisation_security"),
+    path("email/", email_change.email_change, name="email_change"),
+    path("email/confirm/", email_change.email_change_confirm, name="email_change_confirm"),
+    path("email/confirm/<str:token>/", email_change.email_change_link, name="email_change_link"),
 ]

@@ -1,25 +1,23 @@
 """The confidential models in the platform staff's admin: metadata only, view-only.
 
-Content fields (message, answer, comment and note bodies; assignment titles and instructions)
-appear in no list, change view, search or filter. Nothing can be added or changed here;
-only superusers may delete (for instance to carry out an erasure request).
+Content fields (message, answer, comment and note bodies; assignment titles and instructions,
+safecoach.admin_protected.CONTENT_FIELDS) appear in no list, change view, search, filter or
+ordering, and no filter may reach them (safecoach.admin_base.SafeModelAdmin). Nothing can be
+added or changed here; only superusers may delete (for instance to carry out an erasure request).
 """
 
 from django.contrib import admin
 from django.utils.translation import gettext_lazy as _
 
 from coaching.models import Answer, Assignment, Comment, Message, Note
+from safecoach.admin_base import SafeModelAdmin
 from safecoach.admin_site import admin_site
 
-# Fields that hold what coach and client wrote. Never show, search or filter them.
-CONTENT_FIELDS = ("body", "title", "instructions")
 
-
-class MetadataOnlyAdmin(admin.ModelAdmin):
+class MetadataOnlyAdmin(SafeModelAdmin):
     """View-only, metadata-only admin: subclasses list the metadata fields they show."""
 
     metadata_fields: tuple[str, ...] = ()
-    exclude = CONTENT_FIELDS
     search_fields = ()
     list_display_links = ("id",)
     show_full_result_count = False

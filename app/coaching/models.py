@@ -9,6 +9,7 @@ Who sees what (every queryset goes through `for_user`):
 
 from django.conf import settings
 from django.db import models
+from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
 MESSAGE_MAX_LENGTH = 5000
@@ -84,7 +85,7 @@ class Message(CoachClientPair):
         indexes = [models.Index(fields=["client", "coach", "-created_at"])]
 
     def __str__(self):
-        return f"message {self.pk}"
+        return gettext("message %(id)s") % {"id": self.pk}
 
     @property
     def recipient_id(self):
@@ -105,7 +106,7 @@ class Assignment(CoachClientPair):
         ordering = ["-created_at", "-id"]
 
     def __str__(self):
-        return f"assignment {self.pk}"
+        return gettext("assignment %(id)s") % {"id": self.pk}
 
 
 class Answer(models.Model):
@@ -125,7 +126,7 @@ class Answer(models.Model):
         verbose_name_plural = _("answers")
 
     def __str__(self):
-        return f"answer {self.pk}"
+        return gettext("answer %(id)s") % {"id": self.pk}
 
 
 class Comment(models.Model):
@@ -145,7 +146,7 @@ class Comment(models.Model):
         ordering = ["created_at", "id"]
 
     def __str__(self):
-        return f"comment {self.pk}"
+        return gettext("comment %(id)s") % {"id": self.pk}
 
 
 class NoteQuerySet(models.QuerySet):
@@ -169,4 +170,4 @@ class Note(CoachClientPair):
         ordering = ["-created_at", "-id"]
 
     def __str__(self):
-        return f"note {self.pk}"
+        return gettext("note %(id)s") % {"id": self.pk}

@@ -8,7 +8,9 @@ anything.
 from django import forms
 from django.utils.translation import gettext_lazy as _
 
+from accounts.email_change import address_in_use, normalise_email
 from accounts.models import Role, User
+from accounts.twofactor import normalise_phone
 
 ASSIGNABLE_ROLES = [(Role.COACH.value, Role.COACH.label), (Role.CLIENT.value, Role.CLIENT.label)]
 
@@ -54,6 +56,16 @@ class PersonCreateForm(PersonFormMixin, forms.ModelForm):
         empty_label=_("No coach yet"),
         help_text=_("Only for a client: one of the active coaches of your organisation."),
     )
+    phone = forms.CharField(
+        label=_("Mobile number (optional)"),
+        max_length=32,
+        required=False,
+        help_text=_(
+            "For two-step verification by text message: at their first sign-in the person "
+            "confirms this number with a code we text to it."
+        ),
+        widget=forms.TextInput(attrs={"autocomplete": "off", "inputmode": "tel"}),
+    )
 
     class Meta:
         model = User
@@ -67,6 +79,10 @@ class PersonCreateForm(PersonFormMixin, forms.ModelForm):
         super().__init__(*args, **kwargs)
         self.organisation = organisation
         self.fields["coach"].queryset = active_coaches(organisation.pk)
+
+    def clean_phone(self):
+        text = self.cleaned_data["phone"].strip()
+        return normalise_phone(text) if text else ""
 
     def clean(self):
         cleaned = super().clean()
@@ -89,9 +105,63 @@ class PersonCreateForm(PersonFormMixin, forms.ModelForm):
 
 
 class PersonEditForm(PersonFormMixin, forms.ModelForm):
+    """A manager corrects the name; a new e-mail address is only asked for.
+
+    The address is not a model field of this form: saving never changes it. A different, unused
+    address becomes `requested_email`, which the view hands to accounts.email_change: the person
+    confirms it from the new address while signed in as themselves, or nothing changes. A person
+    who cannot sign in (no password chosen yet, or deactivated) cannot confirm, so for them a new
+    address is refused with a sentence.
+    """
+
+    email = forms.EmailField(
+        label=_("E-mail address"),
+        max_length=254,
+        widget=forms.EmailInput(attrs={"autocomplete": "off"}),
+        help_text=_(
+            "A new address takes effect only after the person confirms it: we e-mail a link to "
+            "the new address and tell the current one."
+        ),
+    )
+
     class Meta:
         model = User
-        fields = ["full_name", "email"]
+        fields = ["full_name"]
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.initial.setdefault("email", self.instance.email)
+
+    def clean_email(self):
+        email = normalise_email(self.cleaned_data["email"])
+        person = self.instance
+        if email == person.email.lower():
+            return email
+        if address_in_use(email, exclude=person):
+            raise forms.ValidationError(
+                _("An account with this e-mail address already exists. Use another address.")
+            )
+        if not person.is_active:
+            raise forms.ValidationError(
+                _(
+                    "This person is deactivated and cannot confirm a new address; "
+                    "reactivate them first."
+                )
+            )
+        if not person.has_usable_password():
+            raise forms.ValidationError(
+                _(
+                    "This person has not chosen a password yet and cannot confirm a new address; "
+                    "delete them and add them again with the right address."
+                )
+            )
+        return email
+
+    @property
+    def requested_email(self):
+        """The new address to ask the person to confirm, or None when it stays the same."""
+        email = self.cleaned_data.get("email")
+        return email if email and email != self.instance.email.lower() else None
 
 
 class ClientCoachForm(forms.Form):

@@ -9,6 +9,7 @@ from functools import wraps
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
+from django.db import transaction
 from django.db.models import Case, IntegerField, Value, When
 from django.http import Http404
 from django.shortcuts import get_object_or_404, redirect, render
@@ -16,9 +17,10 @@ from django.urls import reverse
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_http_methods
 
+from accounts import email_change
 from accounts.invitations import invitable, send_invitation
 from accounts.models import Role, User
-from accounts.twofactor import two_factor_of
+from accounts.twofactor import record_phone, two_factor_of
 from organisations import services
 from organisations.forms import ClientCoachForm, PersonCreateForm, PersonEditForm
 
@@ -80,8 +82,11 @@ def people(request):
 def person_create(request):
     form = PersonCreateForm(request.POST or None, organisation=request.user.organisation)
     if request.method == "POST" and form.is_valid():
-        person = form.save()
-        send_invitation(person, invited_by=request.user)
+        with transaction.atomic():
+            person = form.save()
+            if form.cleaned_data["phone"]:
+                record_phone(person, form.cleaned_data["phone"], request.user, notify=False)
+            send_invitation(person, invited_by=request.user)
         messages.success(
             request,
             _("%(name)s has been added and invited by e-mail to choose a password.")
@@ -112,6 +117,17 @@ def person_edit(request, pk):
     if request.method == "POST" and form.is_valid():
         form.save()
         messages.success(request, _("The details have been saved."))
+        if form.requested_email:
+            # Only asked for: the person confirms from the new address, signed in, or nothing
+            # changes (accounts.email_change).
+            email_change.request_change(person, form.requested_email, requested_by=request.user)
+            messages.info(
+                request,
+                _(
+                    "We have e-mailed a link to the new address and told the current one. The "
+                    "address changes only when the person confirms it while signed in."
+                ),
+            )
         return redirect("organisations:people")
     return render(
         request,

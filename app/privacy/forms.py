@@ -25,8 +25,9 @@ class ConfirmWithPasswordForm(forms.Form):
     )
     token = forms.CharField(widget=forms.HiddenInput)
 
-    def __init__(self, user, *args, **kwargs):
+    def __init__(self, user, *args, request=None, **kwargs):
         self.user = user
+        self.request = request
         super().__init__(*args, **kwargs)
         if not self.is_bound:
             self.initial["token"] = issue_token(user, self.purpose)
@@ -55,12 +56,13 @@ class ConfirmWithPasswordForm(forms.Form):
 
     def clean_password(self):
         password = self.cleaned_data["password"]
-        # Wrong passwords count against the sign-in throttle, so this form cannot be used to
-        # guess a password around it.
+        # Each attempt is taken from the sign-in throttle (for this account and the request's
+        # address), so this form cannot be used to guess a password around it.
         check_password_throttled(
             self.user,
             password,
             _("That password is not correct. Enter the password you sign in with."),
+            request=self.request,
         )
         return password
 

@@ -5,6 +5,7 @@ no URL carries another person's id. The staff pages answer 404 to anyone but act
 staff and never show dialogue content.
 """
 
+from datetime import date
 from functools import wraps
 
 from django.conf import settings
@@ -15,10 +16,12 @@ from django.db import transaction
 from django.http import Http404, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
+from django.utils.dateparse import parse_date, parse_datetime
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_GET
 
+from accounts.decorators import password_confirmed
 from coaching.models import Answer, Assignment, Comment, Message
 from privacy import export
 from privacy.access_log import record_access
@@ -56,7 +59,7 @@ def _labelled(counts):
 
 
 STATEMENT_VERSION = "1.1"
-STATEMENT_DATE = "2026-11-27"
+STATEMENT_DATE = date(2026, 11, 27)  # shown in the reader's language (a date, not a string)
 
 
 @require_GET
@@ -71,6 +74,46 @@ def statement(request):
             "contact_email": settings.PRIVACY_CONTACT_EMAIL,
         },
     )
+
+
+# The export's fields that hold an ISO 8601 moment or date (privacy/export.py).
+EXPORT_MOMENTS = {
+    "exported_at",
+    "date_joined",
+    "last_login",
+    "last_activity",
+    "sent_at",
+    "read_at",
+    "given_at",
+    "answered_at",
+    "updated_at",
+    "written_at",
+    "at",
+    "received_at",
+    "deadline",
+    "handled_at",
+}
+EXPORT_DATES = {"due_date"}
+
+
+def readable(data):
+    """The export with its ISO 8601 strings turned back into datetimes and dates, so that a
+    page shows them like every other date: in the reader's language and the site's time zone
+    (settings.TIME_ZONE), not as UTC text with microseconds."""
+    if isinstance(data, list):
+        return [readable(item) for item in data]
+    if not isinstance(data, dict):
+        return data
+    result = {}
+    for key, value in data.items():
+        if isinstance(value, str) and key in EXPORT_MOMENTS:
+            value = parse_datetime(value) or value
+        elif isinstance(value, str) and key in EXPORT_DATES:
+            value = parse_date(value) or value
+        else:
+            value = readable(value)
+        result[key] = value
+    return result
 
 
 def _held_data(user):
@@ -113,10 +156,13 @@ def mine(request):
 
 
 @require_GET
-@login_required
+@password_confirmed
 def my_data(request):
-    """Inzage in full: everything of the export, readable on one page (the person's own)."""
-    data = export.build_export(request.user)
+    """Inzage in full: everything of the export, readable on one page (the person's own).
+
+    It shows as much as the download, so it asks for the password again like the download does
+    (a recent confirmation, accounts.decorators.password_confirmed)."""
+    data = readable(export.build_export(request.user))
     context = {
         "profile": data["profile.json"]["profile"],
         "messages_": data["dialogue.json"]["messages"],
@@ -128,7 +174,7 @@ def my_data(request):
 @login_required
 def export_data(request):
     """Download a copy: behind the password, logged."""
-    form = ExportForm(request.user, request.POST or None)
+    form = ExportForm(request.user, request.POST or None, request=request)
     if request.method == "POST":
         if not form.is_valid():
             return render(request, "privacy/export.html", {"form": form})
@@ -169,7 +215,7 @@ def delete_account(request):
     user = request.user
     if not user.is_client:
         raise Http404
-    form = DeleteAccountForm(user, request.POST or None)
+    form = DeleteAccountForm(user, request.POST or None, request=request)
     if request.method == "POST" and form.is_valid():
         erase_user(user, source=RequestSource.SELF_SERVICE)
         logout(request)

@@ -161,10 +161,14 @@ PASSWORD_RESET_TIMEOUT = env_int("SAFECOACH_PASSWORD_RESET_SECONDS", 2 * 3600)
 SAFECOACH_ACCOUNT_MAIL_IN_BACKGROUND = env_bool("SAFECOACH_ACCOUNT_MAIL_IN_BACKGROUND", True)
 # Invitation links work once and expire after this many days.
 SAFECOACH_INVITATION_DAYS = env_int("SAFECOACH_INVITATION_DAYS", 7)
-# Throttles: scope -> (failures allowed, within seconds, then locked for seconds).
+# Throttles: scope -> (attempts allowed, within seconds, then locked for seconds).
+# A password attempt counts for the account and the address together, for the address, and for
+# the account (the e-mail address typed). The account's limit must stay out of reach of one
+# address alone (accounts.throttle.one_address_cannot_lock_the_account, checked by the tests):
+# a flood from one address locks that address out, not the owner.
 SAFECOACH_THROTTLE = {
-    "login-account": (
-        env_int("SAFECOACH_LOGIN_FAILURES_PER_ACCOUNT", 5),
+    "login-account-address": (
+        env_int("SAFECOACH_LOGIN_FAILURES_PER_ACCOUNT_AND_ADDRESS", 5),
         15 * 60,
         env_int("SAFECOACH_LOGIN_LOCKOUT_SECONDS", 15 * 60),
     ),
@@ -172,6 +176,11 @@ SAFECOACH_THROTTLE = {
         env_int("SAFECOACH_LOGIN_FAILURES_PER_ADDRESS", 30),
         15 * 60,
         env_int("SAFECOACH_LOGIN_LOCKOUT_SECONDS", 15 * 60),
+    ),
+    "login-account": (
+        env_int("SAFECOACH_LOGIN_FAILURES_PER_ACCOUNT_PER_HOUR", 50),
+        60 * 60,
+        env_int("SAFECOACH_LOGIN_ACCOUNT_LOCKOUT_SECONDS", 15 * 60),
     ),
     "code": (5, 15 * 60, env_int("SAFECOACH_CODE_COOLDOWN_SECONDS", 5 * 60)),
     # Texts sent per person (all purposes): the 11th within an hour waits for the hour to end.

@@ -5,8 +5,7 @@ import re
 import pytest
 from django.urls import reverse
 
-from tests.app.test_access_matrix import GET_TABLE, _expected, _url
-from tests.fixtures.world import ACTORS
+from tests.app.test_access_matrix import ACTORS, GET_TABLE, _expected, _url, sign_in  # noqa: F401
 
 pytestmark = [pytest.mark.app, pytest.mark.control("APP-04")]
 
@@ -49,10 +48,10 @@ def test_the_scanner_finds_external_references():
 
 
 @pytest.mark.parametrize(("key", "actor"), PAGES)
-def test_page_refers_to_no_external_origin(world, login, key, actor):
+def test_page_refers_to_no_external_origin(world, sign_in, key, actor):  # noqa: F811
     assert actor in ACTORS
     kwargs_for, _row = GET_TABLE[key]
-    response = login(world.actor(actor)).get(_url(key, kwargs_for(world)))
+    response = sign_in(actor).get(_url(key, kwargs_for(world)))
     assert response.status_code == 200
     if not response["Content-Type"].startswith("text/html"):
         return

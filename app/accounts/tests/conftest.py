@@ -68,3 +68,17 @@ def form_errors(response):
 
 def without_csrf(html: str) -> str:
     return re.sub(r'name="csrfmiddlewaretoken" value="[^"]+"', "", html)
+
+
+def pass_factor(http, sms=None, code=None):
+    """Pass accounts:confirm_factor as the person would: the code texted to the current number
+    (or `code`, from the app or a backup code). Returns the response of the code step."""
+    page = http.get(reverse("accounts:confirm_factor"))
+    assert page.status_code == 200
+    return http.post(reverse("accounts:confirm_factor"), {"code": code or sms.last_code()})
+
+
+def totp_key_on_page(response) -> str:
+    """The authenticator key as the setup page shows it for typing in."""
+    match = re.search(r'<code class="secret">([A-Z2-7 ]+)</code>', response.content.decode())
+    return match.group(1).replace(" ", "")

@@ -4,10 +4,11 @@ import io
 import time
 
 import pytest
+from django.test import Client
 from django.urls import reverse
 
 from accounts.models import TwoFactor
-from accounts.tests.conftest import form_errors
+from accounts.tests.conftest import form_errors, pass_factor
 from safecoach import settings as real_settings
 from tests.fixtures.world import PASSWORD
 
@@ -27,21 +28,53 @@ def test_a_manager_requires_two_step_for_the_organisation(world, login):
 
 @pytest.mark.control("AUTH-04")
 @pytest.mark.parametrize("actor", ["coach_a", "client_a"])
-def test_people_without_two_step_are_sent_to_set_it_up(world, login, sms, actor):
+def test_people_without_two_step_are_held_to_the_recorded_number(world, login, sms, actor):
+    """Signed in before the requirement: every page sends them to the overview, whose only
+    path is a code to the number their manager recorded; a number of their own is refused."""
+    person = getattr(world, actor)
     world.org_a.require_two_factor = True
     world.org_a.save()
-    http = login(getattr(world, actor))
+    http = login(person)
     assert http.get(reverse("home"))["Location"] == reverse("accounts:two_factor")
     assert http.get(reverse("accounts:profile"))["Location"] == reverse("accounts:two_factor")
     page = http.get(reverse("accounts:two_factor")).content.decode()
-    assert "Your organisation requires two-step verification" in page
-    # Setting it up lifts the block at once.
-    http.post(reverse("accounts:two_factor_sms"), {"phone": "+31612345678"})
-    http.post(reverse("accounts:two_factor_sms_confirm"), {"code": sms.last_code()})
+    assert "ask your organisation&#x27;s manager to record your mobile number" in page
+    # The attack: bind a number or an app of one's own choosing. Every such page is closed.
+    for name, data in [
+        ("accounts:two_factor_sms", {"phone": "+31687654321"}),
+        ("accounts:two_factor_sms_confirm", {"code": "123456"}),
+        ("accounts:two_factor_totp", {"code": "123456"}),
+        ("accounts:backup_codes", {}),
+    ]:
+        assert http.post(reverse(name), data)["Location"] == reverse("accounts:two_factor")
+    assert sms.messages() == []
+    assert not TwoFactor.objects.filter(user=person, method__gt="").exists()
+    # The manager records the person's number; the person confirms it with the texted code.
+    TwoFactor.objects.create(user=world.manager, method="sms", phone="+31612345600")
+    manager = Client()
+    manager.force_login(world.manager)
+    manager.post(
+        reverse("accounts:two_factor_reset_for", args=[person.pk]),
+        {"recorded_phone": "+31 6 1234 5601"},
+    )
+    page = http.get(reverse("accounts:two_factor")).content.decode()
+    assert "+31 ••• ••• 01" in page
+    http.post(reverse("accounts:two_factor"), {"send": "1"})
+    assert sms.messages()[-1]["to"] == "+31612345601"
+    response = http.post(reverse("accounts:two_factor"), {"code": sms.last_code()})
+    assert len(response.context["codes"]) == 10
+    tf = TwoFactor.objects.get(user=person)
+    assert (tf.method, tf.phone, tf.recorded_phone, tf.enrol_required) == (
+        "sms",
+        "+31612345601",
+        "",
+        False,
+    )
     assert http.get(reverse("accounts:profile")).status_code == 200
     # And it cannot be switched off while the organisation requires it.
+    pass_factor(http, sms)
     http.post(reverse("accounts:two_factor_disable"))
-    assert TwoFactor.objects.get(user=getattr(world, actor)).is_on
+    assert TwoFactor.objects.get(user=person).is_on
 
 
 @pytest.mark.control("AUTH-04")

@@ -7,7 +7,7 @@ from django.urls import reverse
 
 from accounts import codes
 from accounts.models import Throttle, TwoFactor
-from accounts.tests.conftest import form_errors
+from accounts.tests.conftest import form_errors, totp_key_on_page
 from tests.fixtures.world import PASSWORD
 
 pytestmark = [pytest.mark.app, pytest.mark.control("AUTH-04")]
@@ -34,7 +34,8 @@ def test_a_code_from_the_neighbouring_step_is_accepted_and_older_ones_not():
 def _enrol(http):
     page = http.get(reverse("accounts:two_factor_totp"))
     assert "<svg" in page.content.decode() and " style=" not in page.content.decode()
-    secret = http.session["totp_secret"]
+    secret = totp_key_on_page(page)
+    assert secret not in str(dict(http.session))  # the waiting key is encrypted in the session
     response = http.post(reverse("accounts:two_factor_totp"), {"code": codes.totp_now(secret)})
     assert response.status_code == 200, form_errors(response)
     return secret, response
@@ -43,14 +44,14 @@ def _enrol(http):
 def test_enrolment_with_the_app(world, login):
     secret, response = _enrol(login(world.coach_a))
     tf = TwoFactor.objects.get(user=world.coach_a)
-    assert (tf.method, tf.totp_secret) == ("totp", secret)
+    assert (tf.method, tf.totp_key) == ("totp", secret)
+    assert secret not in tf.totp_secret  # stored encrypted
     assert len(response.context["codes"]) == 10
 
 
 def test_a_wrong_code_does_not_switch_the_app_on(world, login):
     http = login(world.coach_a)
-    http.get(reverse("accounts:two_factor_totp"))
-    secret = http.session["totp_secret"]
+    secret = totp_key_on_page(http.get(reverse("accounts:two_factor_totp")))
     wrong = f"{(int(codes.totp_now(secret)) + 500000) % 1000000:06d}"
     response = http.post(reverse("accounts:two_factor_totp"), {"code": wrong})
     assert "That code is not right" in form_errors(response)

@@ -8,7 +8,7 @@ from django.urls import reverse
 from django.utils import timezone
 
 from accounts.models import BackupCode, OneTimeCode, Throttle, TwoFactor
-from accounts.tests.conftest import form_errors
+from accounts.tests.conftest import form_errors, pass_factor
 from tests.fixtures.world import PASSWORD
 
 pytestmark = [pytest.mark.app, pytest.mark.control("AUTH-04")]
@@ -132,6 +132,11 @@ def test_changing_the_number_needs_the_password_again(world, login, sms, enrolle
     assert "That is not your password." in form_errors(wrong)
     right = http.post(response["Location"], {"password": PASSWORD})
     assert right["Location"] == reverse("accounts:two_factor_sms")
+    # The password is not enough: a code from the current factor (texted to the old number).
+    response = http.post(reverse("accounts:two_factor_sms"), {"phone": "+31 6 87654321"})
+    assert response["Location"].startswith(reverse("accounts:confirm_factor"))
+    assert all(m["to"] == PHONE for m in sms.messages())
+    pass_factor(http, sms)
     http.post(reverse("accounts:two_factor_sms"), {"phone": "+31 6 87654321"})
     # The old number stays until the new one is confirmed.
     assert TwoFactor.objects.get().phone == PHONE
@@ -272,7 +277,7 @@ def test_a_gateway_failure_is_one_clear_sentence(world, client, sms, enrolled, s
 # --- switching off ----------------------------------------------------------------------------
 
 
-def test_switching_off_needs_the_password_again(world, login, enrolled):
+def test_switching_off_needs_the_password_and_the_factor(world, login, enrolled):
     http = login(world.coach_a)
     session = http.session
     session["password_confirmed_at"] = 0
@@ -281,13 +286,18 @@ def test_switching_off_needs_the_password_again(world, login, enrolled):
     assert response["Location"].startswith(reverse("accounts:confirm_password"))
     assert TwoFactor.objects.get().is_on
     http.post(response["Location"], {"password": PASSWORD})
+    response = http.post(reverse("accounts:two_factor_disable"))
+    assert response["Location"].startswith(reverse("accounts:confirm_factor"))
+    assert TwoFactor.objects.get().is_on
+    pass_factor(http, code=enrolled[0])  # a backup code serves as the current factor too
     http.post(reverse("accounts:two_factor_disable"))
     assert not TwoFactor.objects.get().is_on
     assert not BackupCode.objects.exists()
 
 
-def test_new_backup_codes_replace_the_old(world, login, enrolled):
+def test_new_backup_codes_replace_the_old(world, login, sms, enrolled):
     http = login(world.coach_a)
+    pass_factor(http, sms)
     response = http.post(reverse("accounts:backup_codes"))
     fresh = response.context["codes"]
     assert len(fresh) == 10 and not set(fresh) & set(enrolled)
@@ -336,23 +346,42 @@ def test_a_deactivated_account_cannot_finish_the_second_step(world, client, sms,
 # --- a lost phone: the manager switches two-step off for the person ---------------------------
 
 
-def _reset_for(http, person):
-    return http.post(reverse("accounts:two_factor_reset_for", args=[person.pk]))
+NEW_PHONE = "+31611112222"
 
 
-def test_the_manager_switches_off_two_step_for_someone_who_lost_their_phone(world, login, enrolled):
+def _reset_for(http, person, phone="+31 6 1111 2222"):
+    return http.post(
+        reverse("accounts:two_factor_reset_for", args=[person.pk]), {"recorded_phone": phone}
+    )
+
+
+def test_the_manager_resets_two_step_for_someone_who_lost_their_phone(world, login, enrolled):
     from django.core import mail
 
+    mail.outbox.clear()
     response = _reset_for(login(world.manager), world.coach_a)
     assert response["Location"] == reverse("organisations:person_edit", args=[world.coach_a.pk])
-    assert not TwoFactor.objects.get(user=world.coach_a).is_on
+    tf = TwoFactor.objects.get(user=world.coach_a)
+    assert not tf.is_on
+    assert (tf.phone, tf.recorded_phone, tf.enrol_required) == ("", NEW_PHONE, True)
     assert not BackupCode.objects.filter(user=world.coach_a).exists()
-    [notice] = mail.outbox
-    assert notice.to == [world.coach_a.email]
-    assert "Two-step verification" in notice.subject
-    for name in (world.manager.full_name, world.coach_a.full_name):
-        for part in name.split():
-            assert part not in notice.subject + notice.body
+    assert [m.to for m in mail.outbox] == [[world.coach_a.email]] * 2  # off, and a new number
+    assert "Two-step verification" in mail.outbox[0].subject
+    for notice in mail.outbox:
+        for name in (world.manager.full_name, world.coach_a.full_name):
+            for part in name.split():
+                assert part not in notice.subject + notice.body
+
+
+def test_the_reset_form_asks_for_the_new_number(world, login, enrolled):
+    """The person-edit page's button posts no number: that opens the form; nothing changes."""
+    http = login(world.manager)
+    response = http.post(reverse("accounts:two_factor_reset_for", args=[world.coach_a.pk]))
+    assert response.status_code == 200 and 'name="recorded_phone"' in response.content.decode()
+    assert TwoFactor.objects.get(user=world.coach_a).is_on
+    response = _reset_for(http, world.coach_a, phone="+49 1512 3456789")
+    assert "We can only send text messages to numbers starting with" in form_errors(response)
+    assert TwoFactor.objects.get(user=world.coach_a).is_on
 
 
 @pytest.mark.parametrize("actor", ["coach_b", "client_a", "other_manager", "staff", "coach_a"])
@@ -372,11 +401,15 @@ def test_the_manager_must_have_confirmed_the_password_recently(world, login, enr
     assert TwoFactor.objects.get(user=world.coach_a).is_on
 
 
-def test_switching_off_oneself_sends_a_notice(world, login, enrolled):
+def test_switching_off_oneself_sends_a_notice(world, login, sms, enrolled):
     from django.core import mail
 
-    login(world.coach_a).post(reverse("accounts:two_factor_disable"))
+    http = login(world.coach_a)
+    pass_factor(http, sms)
+    mail.outbox.clear()
+    http.post(reverse("accounts:two_factor_disable"))
     assert [m.to for m in mail.outbox] == [[world.coach_a.email]]
+    assert "switched off" in mail.outbox[0].body
 
 
 @pytest.mark.control("AUTH-03")

@@ -6,11 +6,18 @@ from django.urls import reverse
 from coaching.models import Answer, Assignment, Comment, Message, Note
 from organisations.tests.conftest import SECRET
 from safecoach.admin_site import admin_site
+from safecoach.tests.admin_sessions import admin_session, with_two_step
 
 pytestmark = [pytest.mark.app, pytest.mark.control("APP-02")]
 
 CONFIDENTIAL = (Message, Assignment, Answer, Comment, Note)
 CONTENT_FIELDS = {"body", "title", "instructions"}
+
+
+@pytest.fixture
+def superuser(superuser):
+    """The superuser with two-step on: the admin opens only for such staff."""
+    return with_two_step(superuser)
 
 
 def admin_url(model, view, *args):
@@ -21,7 +28,7 @@ def admin_url(model, view, *args):
 def test_every_admin_page_of_every_model_hides_the_content(
     client, superuser, owner, client_b, dialogue
 ):
-    client.force_login(superuser)
+    admin_session(client, superuser)
     pages = [reverse("admin:index")]
     for model in admin_site._registry:
         pages.append(admin_url(model, "changelist"))
@@ -47,7 +54,7 @@ def test_every_admin_page_of_every_model_hides_the_content(
 
 
 def test_search_does_not_look_into_content(client, superuser, dialogue):
-    client.force_login(superuser)
+    admin_session(client, superuser)
     fragment = SECRET.split("-")[-1]  # a piece of the secret; the page echoes the query
     for model in CONFIDENTIAL:
         response = client.get(admin_url(model, "changelist"), {"q": fragment})
@@ -92,7 +99,7 @@ def test_only_superusers_delete_confidential_rows(rf, make_user, django_user_mod
 
 
 def test_changing_confidential_rows_is_refused(client, superuser, dialogue):
-    client.force_login(superuser)
+    admin_session(client, superuser)
     message = dialogue["messages"][0]
     client.post(admin_url(Message, "change", message.pk), {"body": "changed"})
     message.refresh_from_db()
@@ -101,7 +108,7 @@ def test_changing_confidential_rows_is_refused(client, superuser, dialogue):
 
 
 def test_user_admin_works_with_email_login(client, superuser, org_a, django_user_model):
-    client.force_login(superuser)
+    admin_session(client, superuser)
     response = client.post(
         reverse("admin:accounts_user_add"),
         {
@@ -109,21 +116,22 @@ def test_user_admin_works_with_email_login(client, superuser, org_a, django_user
             "full_name": "New Person",
             "organisation": org_a.pk,
             "role": "coach",
-            "usable_password": "false",
+            "language": "en",
         },
     )
     assert response.status_code == 302, response.context["adminform"].form.errors
     person = django_user_model.objects.get(email="new.person@a.test")
     assert not person.has_usable_password()
+    assert person.invitations.filter(used_at__isnull=True).exists()
     response = client.get(reverse("admin:accounts_user_changelist"), {"q": "new.person"})
     assert "new.person@a.test" in response.content.decode()
 
 
 def test_user_admin_rejects_a_duplicate_address(client, superuser, owner):
-    client.force_login(superuser)
+    admin_session(client, superuser)
     response = client.post(
         reverse("admin:accounts_user_add"),
-        {"email": "OWNER@a.test", "full_name": "Dup", "usable_password": "false"},
+        {"email": "OWNER@a.test", "full_name": "Dup", "language": "en"},
     )
     assert response.status_code == 200
     assert "email" in response.context["adminform"].form.errors

@@ -93,3 +93,34 @@ def test_seed_demo_extra_messages(db):
     assert Message.objects.filter(client=carla).count() == seeded + 50
     run("--messages", "50")
     assert Message.objects.filter(client=carla).count() == seeded + 50
+
+
+@pytest.mark.control("AUTH-04")
+def test_the_demo_requires_two_step_and_signs_in_with_an_sms_code(db, settings, tmp_path):
+    """Every demo account, staff too, has SMS two-step on with its documented number; the
+    password alone signs nobody in, the code texted to that number does."""
+    import json
+    import re
+
+    from django.urls import reverse
+
+    from accounts.models import TwoFactor
+    from organisations.management.commands.seed_demo import PHONES
+
+    settings.SAFECOACH_SMS_BACKEND = "file"
+    settings.SAFECOACH_SMS_FILE = str(tmp_path / "sms.jsonl")
+    out = run()
+    assert Organisation.objects.get(name="Praktijk De Linde").require_two_factor
+    for local, phone in PHONES.items():
+        address = f"{local}@demo.safecoach.test"
+        assert phone in out
+        tf = TwoFactor.objects.get(user__email=address)
+        assert (tf.method, tf.phone) == ("sms", phone)
+        http = Client()
+        http.post(reverse("accounts:login"), {"username": address, "password": PASSWORD})
+        assert "_auth_user_id" not in http.session, address
+        last = json.loads((tmp_path / "sms.jsonl").read_text().splitlines()[-1])
+        assert last["to"] == phone
+        code = re.search(r"\b(\d{6})\b", last["text"]).group(1)
+        http.post(reverse("accounts:signin_verify"), {"code": code})
+        assert "_auth_user_id" in http.session, address

@@ -241,8 +241,11 @@ def test_nobody_but_staff_handles_requests(world, login, actor):
 
 @pytest.mark.control("PRIV-06")
 def test_a_manager_or_staff_opening_a_profile_is_logged(world, login):
+    from safecoach.tests.admin_sessions import admin_session, with_two_step
+
     login(world.manager).get(reverse("organisations:person_edit", args=[world.client_a.pk]))
-    login(world.staff).get(reverse("admin:accounts_user_change", args=[world.client_a.pk]))
+    staff = admin_session(login(None), with_two_step(world.staff))  # as the admin admits staff
+    staff.get(reverse("admin:accounts_user_change", args=[world.client_a.pk]))
     login(world.manager).get(reverse("organisations:people"))  # a list opens nobody's profile
     entries = AccessLogEntry.objects.filter(subject=world.client_a, kind=AccessKind.PROFILE)
     assert sorted(e.actor_role for e in entries) == ["manager", "staff"]
