@@ -226,3 +226,7 @@ RETENTION_NOTICE_DAYS = env_int("SAFECOACH_RETENTION_NOTICE_DAYS", 30)
 PRIVACY_ACCESS_LOG_DAYS = env_int("SAFECOACH_ACCESS_LOG_DAYS", 730)
 PRIVACY_CONFIRMATION_SECONDS = env_int("SAFECOACH_PRIVACY_CONFIRMATION_SECONDS", 15 * 60)
 PRIVACY_CONTACT_EMAIL = env_str("SAFECOACH_PRIVACY_EMAIL", "privacy@localhost")
+
+# Key for secrets stored encrypted (TOTP keys; accounts/field_crypto.py): from the stage's vault.
+# Empty: derived from SECRET_KEY with HKDF, so it is never in the database either way.
+SAFECOACH_FIELD_KEY = env_str("SAFECOACH_FIELD_KEY", "")
