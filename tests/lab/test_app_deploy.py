@@ -374,7 +374,10 @@ def test_browser_sign_in_with_an_sms_code_from_the_lab_file(browser, stage):
     daan.page.wait_for_url("**/account/login/code/**")
     sent = json.loads(ssh(stage, "web1", "sudo tail -n 1 /var/lib/safecoach/sms.jsonl").stdout)
     assert sent["to"] == "+31612345605"
-    assert daan.go("/dialogue/") == 200 and "/account/login" in daan.page.url  # not yet in
+    # Not yet in: the dialogue sends him back to sign in (or nginx's rate limit answers 429
+    # after the burst of sign-in requests; either way no dialogue is served).
+    status = daan.go("/dialogue/")
+    assert (status == 200 and "/account/login" in daan.page.url) or status == 429
     daan.submit("/account/login/code/", {"code": last_sms_code(stage)})
     assert daan.go("/dialogue/") == 200  # a client's /dialogue/ leads to /dialogue/<id>/
     assert re.fullmatch(r"/dialogue/\d+/", daan.path), daan.path
