@@ -330,9 +330,7 @@ def build(allow_dirty: bool = False, root: Path | None = None, say=print) -> Rel
     work = Path(tempfile.mkdtemp(prefix=f".{release_id}.", dir=root))
     try:
         # translations first: the wheel carries the .mo files (pyproject force-include)
-        from safecoach.i18n import compile_all
-
-        compile_all()
+        _manage(["compiletranslations"], "compiling the translations")
         say(f"==> release {release_id}: building the wheel")
         _run(
             [sys.executable, "-m", "pip", "wheel", "--no-deps", "--disable-pip-version-check",
@@ -387,22 +385,26 @@ def build(allow_dirty: bool = False, root: Path | None = None, say=print) -> Rel
     return release
 
 
+def _manage(args: list[str], what: str, **env: str) -> None:
+    """The app's manage.py in a process of its own: provisioning never imports the app."""
+    environ = {
+        **os.environ,
+        "DJANGO_SETTINGS_MODULE": "safecoach.settings",
+        "SAFECOACH_DEBUG": "1",
+        "PYTHONPATH": str(REPO / "app"),
+        **env,
+    }
+    _run([sys.executable, str(REPO / "app" / "manage.py"), *args], what, env=environ)
+
+
 def _collect_static(archive: Path) -> None:
     with tempfile.TemporaryDirectory() as tmp:
         static = Path(tmp) / "static"
-        env = {
-            **os.environ,
-            "DJANGO_SETTINGS_MODULE": "safecoach.settings",
-            "SAFECOACH_DEBUG": "1",
-            "SAFECOACH_STATIC_ROOT": str(static),
-            "PYTHONPATH": str(REPO / "app"),
-        }
-        _run(
-            [sys.executable, str(REPO / "app" / "manage.py"), "collectstatic",
-             "--noinput", "--verbosity", "0"],
+        _manage(
+            ["collectstatic", "--noinput", "--verbosity", "0"],
             "collecting static files",
-            env=env,
-        )  # fmt: skip
+            SAFECOACH_STATIC_ROOT=str(static),
+        )
         with tarfile.open(archive, "w:gz") as tar:
             for path in sorted(static.rglob("*")):
                 info = tar.gettarinfo(str(path), arcname=path.relative_to(static).as_posix())
