@@ -58,10 +58,10 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--messages", type=int, default=100_000)
     args = parser.parse_args()
-    from provisioning.inventory import load_stage
+    from provisioning.stage import load_stage
 
     stage = load_stage(STAGE)
-    config = stage.state_dir / "ssh_config"
+    config = stage.ssh_config
     if not config.is_file():
         sys.exit(f"stage {STAGE} is not up ({config} is missing); run `otap up` first.")
 

@@ -27,7 +27,12 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from provisioning import bootstrap, converge, image, lab, verify
+from provisioning.lab import hosts as lab
+from provisioning.lab import image
+from provisioning.ops.converge import converge
+from provisioning.stage import load_stage
+from provisioning.steps.bootstrap import bootstrap
+from provisioning.steps.verify import verify
 
 STAGE = "development"
 
@@ -72,26 +77,27 @@ def main() -> int:
     if os.geteuid() != 0:
         print("benchmarks/lab.py needs root (it builds the lab)", file=sys.stderr)
         return 1
+    stage = load_stage(STAGE)
     figures: dict[str, float | int | str] = {"machine": machine(), "hosts": 5}
     if not args.no_image:
         figures["image build (debootstrap)"] = build_image_elsewhere()
-    timed(lab.down, STAGE)
+    timed(lab.down, stage)
     with redirect_stdout(StringIO()):
         image.ensure_image(log=lambda _text: None)
-    figures["lab up (cached image)"], _ = timed(lab.up, STAGE)
+    figures["lab up (cached image)"], _ = timed(lab.up, stage)
     try:
-        figures["bootstrap (pyinfra)"], _ = timed(bootstrap.bootstrap, STAGE)
-        seconds, first = timed(converge.converge, STAGE, quiet=True)
+        figures["bootstrap (pyinfra)"], _ = timed(bootstrap, stage)
+        seconds, first = timed(converge, stage, quiet=True)
         figures["first converge"] = seconds
         figures["first converge changed"] = first.total("changed")
-        seconds, second = timed(converge.converge, STAGE, quiet=True)
+        seconds, second = timed(converge, stage, quiet=True)
         figures["re-converge"] = seconds
         figures["re-converge changed"] = second.total("changed")
-        seconds, code = timed(verify.verify, STAGE, quiet=True)
+        seconds, code = timed(verify, stage, quiet=True)
         figures["verify (testinfra)"] = seconds
         figures["verify exit code"] = code
     finally:
-        figures["lab down"], _ = timed(lab.down, STAGE)
+        figures["lab down"], _ = timed(lab.down, stage)
     width = max(len(k) for k in figures)
     for key, value in figures.items():
         shown = f"{value:7.1f} s" if isinstance(value, float) else str(value)

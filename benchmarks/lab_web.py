@@ -164,11 +164,10 @@ def main() -> int:
     args = parser.parse_args()
     if args.rounds < 1 or args.seconds <= 0 or args.concurrency < 1:
         parser.error("--rounds and --concurrency must be at least 1 and --seconds above 0")
-    from provisioning import sshconfig
-    from provisioning.inventory import load_stage
+    from provisioning.stage import load_stage
 
     stage = load_stage("development")
-    config = str(sshconfig.config_path(stage))
+    config = str(stage.ssh_config)
     web = stage.hosts[stage.groups["web"][0]]
     name = stage.vars["public_name"]
 

@@ -1,1 +1,1 @@
-"""otap: the stages of safecoach, the local lab, day-0 bootstrap, converge and verify."""
+"""otap: the hosting side of safecoach, in layers (docs/architecture.md)."""

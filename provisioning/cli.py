@@ -11,7 +11,8 @@ import json
 import os
 import sys
 
-from provisioning.errors import OtapError
+from provisioning.remote.progress import say
+from provisioning.stage import OtapError, Stage, load_stage, sshconfig
 
 DEFAULT_STAGE = "development"
 
@@ -25,45 +26,45 @@ def _stage_arg(parser: argparse.ArgumentParser, optional: bool = False) -> None:
         parser.add_argument("stage", help="stage name: development, test, acceptance, production")
 
 
-def cmd_lab_up(args) -> int:
-    from provisioning import lab
+# Every command is a function (args, stage): `stage` is the Stage that main() loaded once from
+# the command's STAGE argument (None for commands without one).
 
-    timings = lab.up(args.stage)
+
+def cmd_lab_up(args, stage: Stage) -> int:
+    from provisioning.lab import hosts as lab
+
+    timings = lab.up(stage)
     if "already_up" not in timings:
         built = timings.get("image_build")
         image = f"built in {built:.0f} s" if built else "from cache"
-        lab.say(f"stage {args.stage} is up in {timings['total']:.0f} s (image {image})")
-    print(lab.format_status(lab.status(args.stage)))
+        say(f"stage {stage.name} is up in {timings['total']:.0f} s (image {image})")
+    print(lab.format_status(lab.status(stage)))
     return 0
 
 
-def cmd_lab_down(args) -> int:
-    from provisioning import lab
+def cmd_lab_down(args, stage: Stage) -> int:
+    from provisioning.lab import hosts as lab
 
-    lab.down(args.stage)
+    lab.down(stage)
     return 0
 
 
-def cmd_lab_status(args) -> int:
-    from provisioning import lab
+def cmd_lab_status(args, stage: Stage) -> int:
+    from provisioning.lab import hosts as lab
 
-    info = lab.status(args.stage)
+    info = lab.status(stage)
     print(json.dumps(info, indent=2) if args.json else lab.format_status(info))
     return 0
 
 
-def cmd_lab_console(args) -> int:
-    from provisioning import lab
+def cmd_lab_console(args, stage: Stage) -> int:
+    from provisioning.lab import hosts as lab
 
-    lab.console(args.stage, args.host)
+    lab.console(stage, args.host)
     return 0
 
 
-def cmd_ssh_config(args) -> int:
-    from provisioning import sshconfig
-    from provisioning.inventory import load_stage
-
-    stage = load_stage(args.stage)
+def cmd_ssh_config(args, stage: Stage) -> int:
     if args.print:
         print(sshconfig.render(stage), end="")
     else:
@@ -71,53 +72,50 @@ def cmd_ssh_config(args) -> int:
     return 0
 
 
-def cmd_ssh(args) -> int:
-    from provisioning import sshconfig
-    from provisioning.inventory import load_stage
+def cmd_ssh(args, stage: Stage) -> int:
+    from provisioning.remote.ssh import ssh_command
 
-    stage = load_stage(args.stage)
     if args.host not in stage.hosts:
         raise OtapError(
-            f"stage {args.stage} has no host {args.host}; hosts: {', '.join(sorted(stage.hosts))}."
+            f"stage {stage.name} has no host {args.host}; hosts: {', '.join(sorted(stage.hosts))}."
         )
     path = sshconfig.write(stage)
-    command = args.rest
-    os.execvp("ssh", ["ssh", "-F", str(path), args.host, *command])  # noqa: S606
+    os.execvp("ssh", [*ssh_command(path), args.host, *args.rest])  # noqa: S606
     return 0
 
 
-def cmd_bootstrap(args) -> int:
-    from provisioning import bootstrap
+def cmd_bootstrap(args, stage: Stage) -> int:
+    from provisioning.steps.bootstrap import bootstrap
 
-    return bootstrap.bootstrap(args.stage, accept_new_host_keys=args.accept_new_host_keys)
+    return bootstrap(stage, accept_new_host_keys=args.accept_new_host_keys)
 
 
-def cmd_converge(args) -> int:
-    from provisioning import converge
+def cmd_converge(args, stage: Stage) -> int:
+    from provisioning.ops.converge import converge
 
-    result = converge.converge(args.stage, check=args.check, tags=args.tags, limit=args.limit)
+    result = converge(stage, check=args.check, tags=args.tags, limit=args.limit)
     return 0 if result.ok else 1
 
 
-def cmd_verify(args) -> int:
-    from provisioning import verify
+def cmd_verify(args, stage: Stage) -> int:
+    from provisioning.steps.verify import verify
 
-    return verify.verify(args.stage, extra=args.rest, limit=args.limit)
+    return verify(stage, extra=args.rest, limit=args.limit)
 
 
-def cmd_release_build(args) -> int:
-    from provisioning import release
+def cmd_release_build(args, stage: None) -> int:
+    from provisioning.releases import build
 
-    release.build(allow_dirty=args.allow_dirty)
+    build.build(allow_dirty=args.allow_dirty)
     return 0
 
 
-def cmd_release_list(args) -> int:
-    from provisioning import release
+def cmd_release_list(args, stage: None) -> int:
+    from provisioning.releases import build
 
-    built = release.list_built()
+    built = build.list_built()
     if not built:
-        print(f"no release built yet in {release.releases_root()}")
+        print(f"no release built yet in {build.releases_root()}")
     for manifest in built:
         print(
             f"{manifest['release']:<28} built {manifest['built_at']}  commit {manifest['commit']}"
@@ -125,43 +123,43 @@ def cmd_release_list(args) -> int:
     return 0
 
 
-def cmd_release_verify(args) -> int:
-    from provisioning import release
+def cmd_release_verify(args, stage: None) -> int:
+    from provisioning.releases import build
 
-    found = release.find(args.release)
+    found = build.find(args.release)
     print(f"release {found.id}: {len(found.manifest['files'])} files, every checksum matches")
     return 0
 
 
-def cmd_deploy(args) -> int:
-    from provisioning import deploy
+def cmd_deploy(args, stage: Stage) -> int:
+    from provisioning.releases.deploy import deploy
 
-    return deploy.deploy(args.stage, args.release)
-
-
-def cmd_rollback(args) -> int:
-    from provisioning import deploy
-
-    return deploy.rollback(args.stage)
+    return deploy(stage, args.release)
 
 
-def cmd_releases(args) -> int:
-    from provisioning import deploy
+def cmd_rollback(args, stage: Stage) -> int:
+    from provisioning.releases.rollback import rollback
 
-    return deploy.releases(args.stage)
-
-
-def cmd_promote(args) -> int:
-    from provisioning import deploy
-
-    return deploy.promote(args.source, args.target, args.release)
+    return rollback(stage)
 
 
-def cmd_backup(args) -> int:
-    from provisioning import backup_remote
+def cmd_releases(args, stage: Stage) -> int:
+    from provisioning.releases import record
 
-    return backup_remote.backup(
-        args.stage,
+    return record.show(stage)
+
+
+def cmd_promote(args, stage: None) -> int:
+    from provisioning.releases.promote import promote
+
+    return promote(args.source, args.target, args.release)
+
+
+def cmd_backup(args, stage: Stage) -> int:
+    from provisioning.ops.backup import backup
+
+    return backup(
+        stage,
         args.action,
         host=args.host,
         snapshot=args.snapshot,
@@ -170,18 +168,22 @@ def cmd_backup(args) -> int:
     )
 
 
-def cmd_patch(args) -> int:
-    from provisioning import patch
+def cmd_patch(args, stage: Stage) -> int:
+    from provisioning.steps.patch import patch
 
-    return patch.patch(
-        args.stage, soak_days=args.soak_days, only_soaked=args.only_soaked, dry_run=args.dry_run
+    return patch(
+        stage, soak_days=args.soak_days, only_soaked=args.only_soaked, dry_run=args.dry_run
     )
 
 
-def cmd_up(args) -> int:
-    from provisioning import mainjob
+def cmd_up(args, stage: Stage) -> int:
+    from provisioning.ops.up import up
 
-    return mainjob.up(args.stage)
+    return up(stage)
+
+
+# Steps that work on the hosts of a stage: on a lab stage they need every host running.
+NEEDS_RUNNING_LAB = (cmd_bootstrap, cmd_converge, cmd_verify, cmd_patch)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -344,7 +346,12 @@ def main(argv: list[str] | None = None) -> int:
         parser.error("only `otap ssh` and `otap verify` take arguments after --")
     args.rest = rest
     try:
-        return args.func(args)
+        stage = load_stage(args.stage) if getattr(args, "stage", None) else None
+        if stage is not None and stage.lab and args.func in NEEDS_RUNNING_LAB:
+            from provisioning.lab import hosts as lab
+
+            lab.require_up(stage)
+        return args.func(args, stage)
     except OtapError as exc:
         print(f"otap: error: {exc}", file=sys.stderr)
         return 1

@@ -10,8 +10,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from provisioning import sshconfig
-from provisioning.inventory import load_stage
+from provisioning.stage import load_stage, sshconfig
 
 HERE = Path(__file__).resolve().parent
 REPO = HERE.parent.parent

@@ -2,7 +2,7 @@
 
 import pytest
 
-from provisioning.bootstrap import ADMIN_GROUP
+from provisioning.steps.bootstrap import ADMIN_GROUP
 
 
 @pytest.mark.control("BOOT-01")

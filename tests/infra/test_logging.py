@@ -6,14 +6,12 @@ import time
 import pytest
 import testinfra
 
-from provisioning import sshconfig
-
 
 @pytest.fixture(scope="module")
 def log_host(stage):
     """The stage's log host (group monitoring), reached like every other host."""
     name = stage.groups["monitoring"][0]
-    return testinfra.get_host(f"ssh://{name}", ssh_config=str(sshconfig.config_path(stage)))
+    return testinfra.get_host(f"ssh://{name}", ssh_config=str(stage.ssh_config))
 
 
 @pytest.mark.control("LOG-01")

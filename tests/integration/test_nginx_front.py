@@ -23,7 +23,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from provisioning.paths import REPO
+from provisioning.stage.paths import REPO
 
 pytestmark = [
     pytest.mark.slow,

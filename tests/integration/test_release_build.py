@@ -12,7 +12,7 @@ import zipfile
 
 import pytest
 
-from provisioning import release
+from provisioning.releases import build as release
 
 pytestmark = [pytest.mark.slow, pytest.mark.control("DEP-05")]
 
@@ -28,7 +28,7 @@ def test_release_is_named_by_version_and_commit_and_verifies(built):
     assert version == release.project_version()
     assert built.manifest["commit"].startswith(commit.removesuffix(".dirty"))
     assert built.path.name == built.id
-    assert release.verify(built.path).id == built.id
+    assert release.check(built.path).id == built.id
 
 
 def test_wheelhouse_is_for_the_hosts_python(built):

@@ -14,8 +14,8 @@ import sys
 
 import pytest
 
-from provisioning.inventory import load_stage
-from provisioning.paths import REPO
+from provisioning.stage import load_stage
+from provisioning.stage.paths import REPO
 
 STAGE = "development"
 

@@ -20,7 +20,7 @@ from pathlib import Path
 
 import pytest
 
-from provisioning import release as release_mod
+from provisioning.releases import build as release_mod
 from tests.lab.conftest import STAGE, otap, ssh
 
 pytestmark = [pytest.mark.lab, pytest.mark.slow]

@@ -21,10 +21,10 @@ from pathlib import Path
 
 import pytest
 
-from provisioning import lab as labmod
-from provisioning import network
-from provisioning.converge import parse_recap
-from provisioning.paths import REPO
+from provisioning.lab import hosts as labmod
+from provisioning.lab import network
+from provisioning.stage.paths import REPO
+from provisioning.steps.converge import parse_recap
 from tests.lab.conftest import STAGE, otap, ssh
 
 pytestmark = [pytest.mark.lab, pytest.mark.slow]

@@ -16,10 +16,10 @@ from pathlib import Path
 
 import pytest
 
-from provisioning import lab as labmod
-from provisioning import network
-from provisioning.paths import REPO
-from provisioning.system import container_processes, mounts_under
+from provisioning.lab import hosts as labmod
+from provisioning.lab import network
+from provisioning.lab.system import container_processes, mounts_under
+from provisioning.stage.paths import REPO
 from tests.lab.conftest import STAGE, otap, ssh
 
 pytestmark = [pytest.mark.lab, pytest.mark.slow]

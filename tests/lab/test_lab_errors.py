@@ -6,8 +6,8 @@ import sys
 
 import pytest
 
-from provisioning import lab as labmod
-from provisioning.paths import REPO
+from provisioning.lab import hosts as labmod
+from provisioning.stage.paths import REPO
 from tests.lab.conftest import STAGE, otap
 
 pytestmark = pytest.mark.lab

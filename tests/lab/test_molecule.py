@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from provisioning.paths import REPO
+from provisioning.stage.paths import REPO
 from tests.lab.conftest import STAGE, otap
 
 pytestmark = [pytest.mark.lab, pytest.mark.slow]

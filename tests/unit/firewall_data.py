@@ -4,8 +4,8 @@ import importlib.util
 
 import yaml
 
-from provisioning.inventory import load_stage
-from provisioning.paths import REPO
+from provisioning.stage import load_stage
+from provisioning.stage.paths import REPO
 
 _spec = importlib.util.spec_from_file_location(
     "safecoach_firewall", REPO / "roles/firewall/filter_plugins/safecoach_firewall.py"

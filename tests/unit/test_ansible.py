@@ -10,8 +10,8 @@ from pathlib import Path
 import pytest
 import yaml
 
-from provisioning.inventory import load_stage
-from provisioning.paths import REPO
+from provisioning.stage import load_stage
+from provisioning.stage.paths import REPO
 
 pytestmark = pytest.mark.unit
 

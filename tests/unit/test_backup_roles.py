@@ -12,7 +12,7 @@ import pytest
 import yaml
 
 from backup import config as backup_config
-from provisioning.paths import REPO
+from provisioning.stage.paths import REPO
 
 pytestmark = [pytest.mark.unit, pytest.mark.control("BK-07")]
 

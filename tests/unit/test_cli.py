@@ -114,7 +114,7 @@ def test_verify_takes_limit_and_pytest_arguments():
 
 def test_unknown_host_or_group_for_verify(capsys, monkeypatch, tmp_path):
     monkeypatch.setenv("OTAP_STATE_ROOT", str(tmp_path))
-    monkeypatch.setattr("provisioning.lab.require_up", lambda stage: None)
+    monkeypatch.setattr("provisioning.lab.hosts.require_up", lambda stage: None)
     assert cli.main(["verify", "development", "--limit", "web9", "--", "-x"]) == 1
     assert "has no host or group web9" in one_sentence(capsys.readouterr().err)
 

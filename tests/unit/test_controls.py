@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from provisioning.paths import REPO
+from provisioning.stage.paths import REPO
 
 pytestmark = pytest.mark.unit
 
@@ -114,7 +114,7 @@ def test_task_names_cite_known_controls():
     cited = set()
     sources = [
         *Path(REPO / "roles").rglob("tasks/*.yml"),
-        REPO / "provisioning/deploys/bootstrap.py",
+        REPO / "provisioning/steps/pyinfra/bootstrap.py",
     ]
     for path in sources:
         cited |= set(re.findall(r"\b([A-Z]{3,5}-\d{2}) \|", path.read_text()))

@@ -2,7 +2,8 @@
 
 import pytest
 
-from provisioning.converge import Result, lab_cgroup_failure, parse_recap
+from provisioning.lab.cgroup import lab_cgroup_failure
+from provisioning.steps.converge import Result, parse_recap
 
 pytestmark = pytest.mark.unit
 

@@ -2,29 +2,30 @@
 
 import pytest
 
-from provisioning import cli, deploy
-from provisioning.errors import OtapError
-from provisioning.inventory import load_stage
-from provisioning.release import Release
+from provisioning import cli
+from provisioning.releases import deploy, promote, record
+from provisioning.releases.build import Release
+from provisioning.remote import target
+from provisioning.stage import OtapError, load_stage
 
 pytestmark = [pytest.mark.unit, pytest.mark.control("DEP-05")]
 
 A, B = "0.1.0-aaaaaaaaaaaa", "0.2.0-bbbbbbbbbbbb"
 
 
-def record(*events, current=None):
-    rec = deploy.empty_record("test")
+def history(*events, current=None):
+    rec = record.empty_record("test")
     for release, event in events:
-        deploy.add_event(rec, release, event)
+        record.add_event(rec, release, event)
     rec["current"] = current
     return rec
 
 
 def test_promotion_in_order_of_the_verified_current_release():
-    rec = record((A, "installed"), (A, "deployed"), (A, "verified"), current=A)
-    assert deploy.check_promotion("test", "acceptance", rec, None) == A
-    assert deploy.check_promotion("acceptance", "production", rec, A) == A
-    assert deploy.check_promotion("development", "test", rec, None) == A
+    rec = history((A, "installed"), (A, "deployed"), (A, "verified"), current=A)
+    assert promote.check_promotion("test", "acceptance", rec, None) == A
+    assert promote.check_promotion("acceptance", "production", rec, A) == A
+    assert promote.check_promotion("development", "test", rec, None) == A
 
 
 @pytest.mark.parametrize(
@@ -33,33 +34,33 @@ def test_promotion_in_order_of_the_verified_current_release():
      ("production", "acceptance"), ("development", "acceptance"), ("test", "test")],
 )  # fmt: skip
 def test_promotion_out_of_order_is_refused_in_one_sentence(source, target):
-    rec = record((A, "verified"), current=A)
+    rec = history((A, "verified"), current=A)
     with pytest.raises(OtapError) as info:
-        deploy.check_promotion(source, target, rec, None)
+        promote.check_promotion(source, target, rec, None)
     message = str(info.value)
     assert "out of order" in message and "\n" not in message and message.endswith(".")
 
 
 def test_unverified_release_is_not_promoted():
-    rec = record((A, "verified"), (B, "installed"), (B, "failed"), (A, "rolled-back"), current=A)
+    rec = history((A, "verified"), (B, "installed"), (B, "failed"), (A, "rolled-back"), current=A)
     with pytest.raises(OtapError, match=f"release {B} was never deployed and verified on test"):
-        deploy.check_promotion("test", "acceptance", rec, B)
+        promote.check_promotion("test", "acceptance", rec, B)
 
 
 def test_a_verified_release_no_longer_current_is_not_promoted():
-    rec = record((A, "verified"), (B, "verified"), current=B)
+    rec = history((A, "verified"), (B, "verified"), current=B)
     with pytest.raises(OtapError, match="no longer current"):
-        deploy.check_promotion("test", "acceptance", rec, A)
+        promote.check_promotion("test", "acceptance", rec, A)
 
 
 def test_nothing_deployed_on_the_source():
     with pytest.raises(OtapError, match="has no release deployed"):
-        deploy.check_promotion("test", "acceptance", deploy.empty_record("test"), None)
+        promote.check_promotion("test", "acceptance", record.empty_record("test"), None)
 
 
 def test_unknown_stage_in_promotion():
     with pytest.raises(OtapError, match="not a step"):
-        deploy.check_promotion("staging", "production", {}, None)
+        promote.check_promotion("staging", "production", {}, None)
 
 
 def manifest(dirty=False):
@@ -81,8 +82,8 @@ def test_a_dirty_build_goes_to_the_lab_only():
 
 
 def test_verified_lists_each_release_once():
-    rec = record((A, "verified"), (B, "verified"), (A, "verified"))
-    assert deploy.verified(rec) == [A, B]
+    rec = history((A, "verified"), (B, "verified"), (A, "verified"))
+    assert record.verified(rec) == [A, B]
 
 
 def test_cli_promotion_out_of_order_is_one_line_without_connecting(capsys):
@@ -111,5 +112,5 @@ def test_cli_direct_deploy_to_production_is_refused(capsys, tmp_path, monkeypatc
 
 def test_health_check_of_an_address_where_nothing_answers():
     stage = load_stage("development")
-    ok, detail = deploy.health_once(stage, "127.0.0.1", timeout=1)
+    ok, detail = target.health_once(stage, "127.0.0.1", timeout=1)
     assert not ok and detail

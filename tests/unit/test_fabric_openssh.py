@@ -11,7 +11,7 @@ import stat
 import pytest
 from invoke.exceptions import UnexpectedExit
 
-from provisioning.fabric_openssh import OpenSSHConnection
+from provisioning.remote.fabric_openssh import OpenSSHConnection
 
 pytestmark = pytest.mark.unit
 

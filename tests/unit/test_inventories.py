@@ -3,7 +3,7 @@
 import pytest
 import yaml
 
-from provisioning.paths import INVENTORIES
+from provisioning.stage.paths import INVENTORIES
 
 pytestmark = pytest.mark.unit
 

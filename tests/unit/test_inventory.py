@@ -4,9 +4,9 @@ import shutil
 
 import pytest
 
-from provisioning.errors import OtapError
-from provisioning.inventory import GROUPS, load_stage, stage_names
-from provisioning.paths import INVENTORIES
+from provisioning.stage import OtapError
+from provisioning.stage.inventory import GROUPS, load_stage, stage_names
+from provisioning.stage.paths import INVENTORIES
 
 pytestmark = pytest.mark.unit
 
@@ -127,7 +127,7 @@ def test_admin_key_file_is_read_from_the_state_dir(monkeypatch, tmp_path):
 
 def test_the_vault_file_is_left_to_ansible(tmp_path):
     """otap reads a stage's variables, never its encrypted secrets."""
-    from provisioning.inventory import group_vars
+    from provisioning.stage.inventory import group_vars
 
     folder = tmp_path / "group_vars" / "all"
     folder.mkdir(parents=True)

@@ -4,9 +4,9 @@ import ipaddress
 
 import pytest
 
-from provisioning import bootstrap, converge, image, network
-from provisioning.errors import OtapError
-from provisioning.inventory import load_stage
+from provisioning.lab import image, network
+from provisioning.stage import OtapError, load_stage
+from provisioning.steps import bootstrap, converge
 
 pytestmark = pytest.mark.unit
 
@@ -81,14 +81,14 @@ def test_mac_is_fixed_per_address():
 
 
 def test_full_disk_is_one_sentence(tmp_path):
-    from provisioning.system import check_disk
+    from provisioning.lab.system import check_disk
 
     with pytest.raises(OtapError, match=r"is full \(\d+ MiB free, the lab needs"):
         check_disk(tmp_path / "not" / "yet", 2**60, "the lab")
 
 
 def test_missing_tools_say_how_to_install(monkeypatch):
-    from provisioning import system
+    from provisioning.lab import system
 
     monkeypatch.setattr(system.shutil, "which", lambda tool: None)
     with pytest.raises(OtapError, match=r"install them with: apt-get install .*debootstrap"):

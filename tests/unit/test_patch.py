@@ -4,8 +4,8 @@ import datetime as dt
 
 import pytest
 
-from provisioning import patch
 from provisioning.cli import main
+from provisioning.steps import patch
 
 pytestmark = [pytest.mark.unit, pytest.mark.control("OTAP-01")]
 

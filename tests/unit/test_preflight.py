@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from provisioning.paths import INVENTORIES, REPO
+from provisioning.stage.paths import INVENTORIES, REPO
 
 pytestmark = [pytest.mark.unit, pytest.mark.control("FW-02")]
 

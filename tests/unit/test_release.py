@@ -4,8 +4,9 @@ import json
 
 import pytest
 
-from provisioning import cli, release
-from provisioning.errors import OtapError
+from provisioning import cli
+from provisioning.releases import build as release
+from provisioning.stage import OtapError
 
 pytestmark = [pytest.mark.unit, pytest.mark.control("DEP-05")]
 
@@ -36,7 +37,7 @@ def make_release(root, rid=RID):
 
 def test_a_good_release_verifies(tmp_path):
     folder = make_release(tmp_path)
-    found = release.verify(folder)
+    found = release.check(folder)
     assert found.id == RID
     assert set(found.manifest["files"]) == {
         "safecoach-0.1.0-py3-none-any.whl",
@@ -57,7 +58,7 @@ def test_a_tampered_file_is_refused_with_one_sentence(tmp_path):
     folder = make_release(tmp_path)
     (folder / "wheelhouse" / "django-5.2-py3-none-any.whl").write_bytes(b"evil")
     with pytest.raises(OtapError) as info:
-        release.verify(folder)
+        release.check(folder)
     message = str(info.value)
     assert message.startswith("checksum mismatch in release 0.1.0-5162cdf82e4d:")
     assert "wheelhouse/django-5.2-py3-none-any.whl" in message
@@ -70,18 +71,18 @@ def test_a_tampered_manifest_is_refused(tmp_path):
     manifest["files"]["static.tar.gz"] = "0" * 64
     (folder / release.MANIFEST).write_text(json.dumps(manifest))
     with pytest.raises(OtapError, match="disagree"):
-        release.verify(folder)
+        release.check(folder)
 
 
 def test_a_missing_or_an_extra_file_is_refused(tmp_path):
     folder = make_release(tmp_path)
     (folder / "static.tar.gz").unlink()
     with pytest.raises(OtapError, match=r"incomplete: static\.tar\.gz is missing"):
-        release.verify(folder)
+        release.check(folder)
     folder = make_release(tmp_path, "0.1.0-aaaaaaa")
     (folder / "wheelhouse" / "extra-1.0-py3-none-any.whl").write_bytes(b"x")
     with pytest.raises(OtapError, match="does not list"):
-        release.verify(folder)
+        release.check(folder)
 
 
 def test_an_unknown_release_is_one_sentence_naming_the_built_ones(tmp_path):

@@ -3,7 +3,7 @@
 import pytest
 import yaml
 
-from provisioning.paths import REPO
+from provisioning.stage.paths import REPO
 
 pytestmark = pytest.mark.unit
 

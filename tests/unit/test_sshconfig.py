@@ -5,8 +5,7 @@ import subprocess
 
 import pytest
 
-from provisioning import sshconfig
-from provisioning.inventory import load_stage
+from provisioning.stage import load_stage, sshconfig
 
 pytestmark = pytest.mark.unit
 

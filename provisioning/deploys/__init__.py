@@ -1,1 +1,0 @@
-"""pyinfra deploy files and the inventory they run against (run by `otap bootstrap`)."""

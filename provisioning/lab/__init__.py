@@ -1,0 +1,1 @@
+"""The local lab: lab stages as systemd-nspawn containers on this machine."""

@@ -1,0 +1,88 @@
+"""The deploy record on each web host: which release is current, which previous, and the history.
+
+/var/lib/safecoach-deploy/record.json   current, previous and the history of events
+                                        (installed, deployed, verified, failed, rolled-back)
+"""
+
+from __future__ import annotations
+
+import getpass
+import json
+import time
+from pathlib import Path
+
+from provisioning.remote.target import Target, run, web_targets
+from provisioning.stage import OtapError, Stage
+
+APP_ROOT = "/opt/safecoach"
+RECORD = "/var/lib/safecoach-deploy/record.json"
+
+
+def empty_record(stage: str) -> dict:
+    return {"stage": stage, "current": None, "previous": None, "history": []}
+
+
+def add_event(record: dict, release: str, event: str, detail: str = "") -> dict:
+    record["history"].append(
+        {
+            "release": release,
+            "event": event,
+            "at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+            "by": getpass.getuser(),
+            **({"detail": detail} if detail else {}),
+        }
+    )
+    return record
+
+
+def verified(record: dict) -> list[str]:
+    """Releases that were deployed and passed their health check on this stage, oldest first."""
+    out: list[str] = []
+    for event in record.get("history", []):
+        if event["event"] == "verified" and event["release"] not in out:
+            out.append(event["release"])
+    return out
+
+
+def read_record(target: Target) -> dict:
+    result = run(target, f"cat {RECORD}", check=False)
+    if result.exited != 0 or not result.stdout.strip():
+        return empty_record(target.stage.name)
+    try:
+        return json.loads(result.stdout)
+    except ValueError as exc:
+        raise OtapError(
+            f"the deploy record {RECORD} on {target.host} is damaged; inspect it by hand."
+        ) from exc
+
+
+def write_record(target: Target, record: dict) -> None:
+    text = json.dumps(record, indent=2) + "\n"
+    run(target, f"install -d -m 0755 {Path(RECORD).parent}")
+    run(target, f"sh -c 'cat > {RECORD}.new && mv -f {RECORD}.new {RECORD}'", stdin=text)
+
+
+def show(stage: Stage) -> int:
+    """`otap releases STAGE`: the releases on each web host, and the last events."""
+    stage_name = stage.name
+    for target in web_targets(stage):
+        record = read_record(target)
+        installed = run(target, f"ls -1 {APP_ROOT}/releases", check=False).stdout.split()
+        ok = set(verified(record))
+        print(f"stage {stage_name}, host {target.host}:")
+        if not installed:
+            print("  no release installed")
+        for rid in sorted(installed):
+            marks = []
+            if rid == record.get("current"):
+                marks.append("current")
+            if rid == record.get("previous"):
+                marks.append("previous")
+            if rid in ok:
+                marks.append("verified")
+            print(f"  {rid:<28} {', '.join(marks)}")
+        for event in record.get("history", [])[-10:]:
+            detail = f"  ({event['detail']})" if event.get("detail") else ""
+            print(f"    {event['at']}  {event['event']:<12} {event['release']}  by {event['by']}"
+                  f"{detail}")  # fmt: skip
+    return 0

@@ -1,0 +1,1 @@
+"""SSH to the hosts of a stage: Fabric and pyinfra over OpenSSH, commands, health, progress."""

@@ -1,0 +1,1 @@
+"""The steps that make a stage: bootstrap, converge, verify, patch. Each takes a Stage."""
