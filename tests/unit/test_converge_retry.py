@@ -2,7 +2,7 @@
 
 import pytest
 
-from provisioning.lab.cgroup import lab_cgroup_failure
+from provisioning.ops.converge import lab_cgroup_failure
 from provisioning.steps.converge import Result, parse_recap
 
 pytestmark = pytest.mark.unit
