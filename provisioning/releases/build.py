@@ -29,6 +29,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
+from provisioning.remote.progress import say
 from provisioning.stage.errors import OtapError
 from provisioning.stage.paths import REPO
 
@@ -313,7 +314,7 @@ def _run(cmd: list[str], what: str, **kwargs) -> None:
         raise OtapError(f"{what} failed: {tail[0]}")
 
 
-def build(allow_dirty: bool = False, root: Path | None = None, say=print) -> Release:
+def build(allow_dirty: bool = False, root: Path | None = None, say=say) -> Release:
     root = root or releases_root()
     version = project_version()
     commit = _git("rev-parse", "--short=12", "HEAD")
@@ -331,7 +332,7 @@ def build(allow_dirty: bool = False, root: Path | None = None, say=print) -> Rel
     try:
         # translations first: the wheel carries the .mo files (pyproject force-include)
         _manage(["compiletranslations"], "compiling the translations")
-        say(f"==> release {release_id}: building the wheel")
+        say(f"release {release_id}: building the wheel")
         _run(
             [sys.executable, "-m", "pip", "wheel", "--no-deps", "--disable-pip-version-check",
              "--quiet", "--wheel-dir", str(work), str(REPO)],
@@ -340,7 +341,7 @@ def build(allow_dirty: bool = False, root: Path | None = None, say=print) -> Rel
         wheels = list(work.glob("safecoach-*.whl"))
         if len(wheels) != 1:
             raise OtapError("building the app's wheel gave no single safecoach wheel.")
-        say(f"==> release {release_id}: wheelhouse for Python {HOST_PYTHON} on Debian 13")
+        say(f"release {release_id}: wheelhouse for Python {HOST_PYTHON} on Debian 13")
         reqs = work / "requirements.txt"
         reqs.write_text(runtime_requirements())
         wheelhouse = work / "wheelhouse"
@@ -354,7 +355,7 @@ def build(allow_dirty: bool = False, root: Path | None = None, say=print) -> Rel
             cmd += ["--platform", platform]
         _run(cmd, "downloading the wheelhouse (pip download)")
         reqs.rename(wheelhouse / "requirements.txt")
-        say(f"==> release {release_id}: static files")
+        say(f"release {release_id}: static files")
         _collect_static(work / STATIC)
         files = checksums(work)
         manifest = {
@@ -379,7 +380,7 @@ def build(allow_dirty: bool = False, root: Path | None = None, say=print) -> Rel
     release = check(target)
     size = sum(p.stat().st_size for p in target.rglob("*") if p.is_file())
     say(
-        f"==> release {release_id} built in {time.monotonic() - started:.0f} s: "
+        f"release {release_id} built in {time.monotonic() - started:.0f} s: "
         f"{len(release.manifest['files'])} files, {size / 1e6:.1f} MB, {target}"
     )
     return release
