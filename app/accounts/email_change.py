@@ -19,6 +19,11 @@ URL or a web server's log), who asked, and a keyed hash of the current address a
 hash: once the address has changed (the link was used) or the password has changed, the hash no
 longer matches and the link is refused. There is no table: nothing to store or clean up.
 
+Requests are counted per account (throttle scope "email-change", settings): each one mails the
+new address and the current one, so the person's mailbox and anyone's inbox cannot be flooded
+through the form. Once the limit is reached the form refuses with a sentence saying when it
+opens again, before anything is sent or saved.
+
 The new address must be unused (case-insensitively) when the change is asked for and when it
 is confirmed. On the manager screen a used address is refused with a sentence (as on the
 add-person form); on My account the answer is the same whether or not the address is in use,
@@ -44,7 +49,7 @@ from django.utils.translation import gettext_lazy
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET, require_http_methods
 
-from accounts import field_crypto
+from accounts import field_crypto, throttle
 from accounts.decorators import password_confirmed, recently_confirmed
 from accounts.mail import send_account_mail, sign_in_url
 from accounts.models import User
@@ -132,8 +137,21 @@ def read_token(token: str) -> ChangeRequest | None:
 # --- asking for and making the change --------------------------------------------------------
 
 
+TOO_MANY_REQUESTS = gettext_lazy(
+    "Too many address changes have been asked for this account; try again after %(time)s."
+)
+
+
+def refuse_if_too_many(user: User) -> None:
+    """For a form's clean: a ValidationError with the sentence once the account's limit is reached."""
+    until = throttle.locked_until("email-change", user.pk)
+    if until is not None:
+        raise forms.ValidationError(TOO_MANY_REQUESTS % {"time": throttle.local_time(until)})
+
+
 def tell_current_address(user: User) -> None:
-    """Notice to the address the account has now: a change was asked for."""
+    """Notice to the address the account has now: a change was asked for. Counts one request."""
+    throttle.record_failure("email-change", user.pk)
     send_account_mail(user, "email_change_requested", sign_in_url(), background=True)
 
 
@@ -195,6 +213,7 @@ class NewEmailForm(forms.Form):
             raise forms.ValidationError(
                 _("This is already the address of your account; enter the new address.")
             )
+        refuse_if_too_many(self.user)
         return email
 
 

@@ -5,6 +5,10 @@ codes goes through `credential_changed`, whoever made it (the person, their mana
 staff): the person gets a notification-only mail (fixed text and the sign-in link; to the old
 address when the address itself changed) and the change appears in their access log
 (/privacy/mine/) with who made it. The log records what changed, never the new value.
+
+A change made on a server with `safecoach-admin` (record_phone, two_factor_off) has no account
+behind it: those commands pass `OPERATOR`, and the log says "platform operator" instead of
+naming the person as if they had done it themselves.
 """
 
 from accounts.mail import send_account_mail, sign_in_url
@@ -22,10 +26,16 @@ CHANGES = {
     "backup_codes": ("backup_codes", AccessKind.BACKUP_CODES),
 }
 
+# The actor of a change made by a server command (no account behind it).
+OPERATOR = "operator"
+
 
 def credential_changed(user, change, actor=None, *, old_email=None):
     """Notify `user` that `change` (a key of CHANGES) happened, made by `actor` (default: the
     user). With `old_email` the mail goes to that (previous) address."""
     mail_kind, log_kind = CHANGES[change]
-    record_access(actor or user, user, log_kind, coalesce=False)
+    if actor == OPERATOR:
+        record_access(None, user, log_kind, coalesce=False, role=OPERATOR)
+    else:
+        record_access(actor or user, user, log_kind, coalesce=False)
     send_account_mail(user, mail_kind, sign_in_url(), background=True, to=old_email)

@@ -8,7 +8,7 @@ anything.
 from django import forms
 from django.utils.translation import gettext_lazy as _
 
-from accounts.email_change import address_in_use, normalise_email
+from accounts.email_change import address_in_use, normalise_email, refuse_if_too_many
 from accounts.models import Role, User
 from accounts.twofactor import normalise_phone
 
@@ -155,6 +155,7 @@ class PersonEditForm(PersonFormMixin, forms.ModelForm):
                     "delete them and add them again with the right address."
                 )
             )
+        refuse_if_too_many(person)
         return email
 
     @property

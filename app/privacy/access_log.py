@@ -24,8 +24,11 @@ def actor_role(actor, subject):
     return "staff" if actor.is_staff else ""
 
 
-def record_access(actor, subject, kind, now=None, coalesce=True):
-    """Log that `actor` opened `subject`'s data of `kind`; returns the entry (new or recent)."""
+def record_access(actor, subject, kind, now=None, coalesce=True, role=None):
+    """Log that `actor` opened `subject`'s data of `kind`; returns the entry (new or recent).
+
+    `role` names an actor without an account (actor None), e.g. "operator" for a server command.
+    """
     now = now or timezone.now()
     recent = coalesce and (
         AccessLogEntry.objects.filter(
@@ -39,7 +42,7 @@ def record_access(actor, subject, kind, now=None, coalesce=True):
     return AccessLogEntry.objects.create(
         subject=subject,
         actor=actor,
-        actor_role=actor_role(actor, subject),
+        actor_role=role or actor_role(actor, subject),
         kind=kind,
         created_at=now,
     )

@@ -96,6 +96,7 @@ ACTOR_ROLES = {
     "coach": _("Coach"),
     "client": _("Client"),
     "staff": _("Platform staff"),
+    "operator": _("Platform operator (server command)"),
     "self": _("You"),
 }
 

@@ -187,6 +187,9 @@ SAFECOACH_THROTTLE = {
     "sms": (env_int("SAFECOACH_SMS_PER_HOUR", 10), 60 * 60, 60 * 60),
     "reset-account": (3, 60 * 60, 60 * 60),
     "reset-address": (20, 60 * 60, 60 * 60),
+    # E-mail address changes asked for one account (by the person or their manager): each sends
+    # two mails, so the 5th within a day closes the form for that account for a day.
+    "email-change": (5, 24 * 60 * 60, 24 * 60 * 60),
 }
 # Throttle rows (keyed hashes, no readable addresses) are deleted after this many hours.
 SAFECOACH_THROTTLE_RETENTION_HOURS = env_int("SAFECOACH_THROTTLE_RETENTION_HOURS", 24)

@@ -276,3 +276,20 @@ def test_an_address_taken_before_confirmation_is_refused(carla, world):
 def test_the_profile_page_offers_the_change(carla, login):
     page = login(carla).get(reverse("accounts:profile")).content.decode()
     assert CHANGE in page
+
+
+def test_a_flood_of_requests_is_refused_with_one_sentence(carla, world):
+    """Each request mails two addresses: the sixth in a day gets a sentence and sends nothing."""
+    http = confirmed_session(carla)
+    for number in range(5):
+        assert ask(http, f"carla.{number}@example.test").status_code == 302
+    assert len(mails_to("client.a@a.test")) == 5
+    mail.outbox.clear()
+    before = snapshot()
+    response = ask(http, "carla.6@example.test")
+    assert response.status_code == 200
+    assert "Too many address changes have been asked for this account" in form_errors(response)
+    assert snapshot() == before
+    assert mail.outbox == []
+    # The limit is the account's own: client B can still ask.
+    assert ask(confirmed_session(world.client_b), "bert.new@example.test").status_code == 302

@@ -163,6 +163,23 @@ def test_devops_two_factor_off_also_leaves_no_way_in_with_the_password(world, cl
     assert TwoFactor.objects.get(user=world.manager).phone == RECORDED
 
 
+def test_server_commands_are_logged_as_the_platform_operator(world, login):
+    """The person's access log must not say they changed their own factor when devops did."""
+    _sms_on(world.coach_a, VICTIM_PHONE)
+    AccessLogEntry.objects.filter(subject=world.coach_a).delete()
+    call_command(
+        "two_factor_off", world.coach_a.email, "--phone", "+31 6 1234 5601", stdout=io.StringIO()
+    )
+    entries = AccessLogEntry.objects.filter(subject=world.coach_a)
+    assert sorted(e.kind for e in entries) == ["phone_changed", "two_factor_off"]
+    assert {(e.actor_id, e.actor_role) for e in entries} == {(None, "operator")}
+    # Past the enrolment the next sign-in asks for, the log page names the operator.
+    TwoFactor.objects.filter(user=world.coach_a).update(enrol_required=False)
+    page = login(world.coach_a).get(reverse("privacy:mine")).content.decode()
+    assert "Platform operator (server command)" in page
+    assert "account removed" not in page
+
+
 def test_record_phone_refuses_bad_input_and_accounts_with_two_step_on(world):
     with pytest.raises(CommandError, match="international format"):
         call_command("record_phone", world.coach_a.email, "hello")

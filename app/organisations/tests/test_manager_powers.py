@@ -317,3 +317,23 @@ def test_another_organisation_switching_it_off_tells_only_its_own_members(world)
     world.org_b.refresh_from_db()
     assert world.org_a.require_two_factor and not world.org_b.require_two_factor
     assert [m.to for m in mail.outbox] == [[world.other_manager.email]]
+
+
+def test_a_manager_cannot_flood_a_person_with_address_changes(world, login, victim, settings):
+    """The attack: a manager asks again and again. The sixth request in a day is refused, nothing
+    is saved and no mail goes out; the person's own requests count towards the same limit."""
+    settings.LANGUAGE_CODE = "en"
+    world.manager.language = "en"
+    world.manager.save()
+    manager = login(world.manager)
+    for number in range(5):
+        response = ask_for_new_address(manager, victim, f"attacker.{number}@example.test")
+        assert response.status_code == 302
+    mail.outbox.clear()
+    before = snapshot()
+    response = manager.post(edit_url(victim), {"full_name": "Renamed", "email": ATTACKER_MAIL})
+    assert response.status_code == 200
+    [error] = response.context["form"].errors["email"]
+    assert "Too many address changes have been asked for this account" in error
+    assert snapshot() == before
+    assert mail.outbox == []

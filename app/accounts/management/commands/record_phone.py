@@ -14,6 +14,7 @@ from django.core.management.base import BaseCommand, CommandError
 
 from accounts import twofactor
 from accounts.models import User
+from accounts.notices import OPERATOR
 
 
 class Command(BaseCommand):
@@ -36,7 +37,7 @@ class Command(BaseCommand):
                 f"User {user.pk} has two-step verification on; to give them a new number, run "
                 f"safecoach-admin two_factor_off {user.email} --phone NUMBER"
             )
-        twofactor.record_phone(user, number)
+        twofactor.record_phone(user, number, OPERATOR)
         self.stdout.write(
             f"Recorded {twofactor.masked(number)} for user {user.pk}; they were told. Their next "
             "sign-in confirms it with a code."

@@ -15,6 +15,7 @@ from django.db import transaction
 
 from accounts import twofactor
 from accounts.models import TwoFactor, User
+from accounts.notices import OPERATOR
 
 
 class Command(BaseCommand):
@@ -39,9 +40,9 @@ class Command(BaseCommand):
         with transaction.atomic():
             was_on = twofactor.two_factor_of(user) is not None
             if was_on:
-                twofactor.disable(user)
+                twofactor.disable(user, OPERATOR)
             if phone:
-                twofactor.record_phone(user, phone)
+                twofactor.record_phone(user, phone, OPERATOR)
             else:
                 TwoFactor.objects.update_or_create(user=user, defaults={"enrol_required": True})
         state = "now off" if was_on else "was already off"
