@@ -15,6 +15,7 @@ import os
 import sys
 
 from provisioning.remote.progress import say
+from provisioning.remote.target import RemoteFailure
 from provisioning.stage import OtapError, Stage, UsageError, load_stage, sshconfig, stage_names
 
 DEFAULT_STAGE = "development"
@@ -264,6 +265,20 @@ TAKES_REST = (cmd_ssh, cmd_verify)
 # ---- the arguments of each command (shared by its new spelling and its old one) --------------
 
 
+def _args_lab(p: argparse.ArgumentParser) -> None:
+    _stage_arg(p, optional=True)
+
+
+def _args_lab_status(p: argparse.ArgumentParser) -> None:
+    _stage_arg(p, optional=True)
+    _json_arg(p)
+
+
+def _args_lab_console(p: argparse.ArgumentParser) -> None:
+    p.add_argument("host", help="host name, for example web1")
+    p.add_argument("--stage", default=DEFAULT_STAGE, help=f"lab stage (default {DEFAULT_STAGE})")
+
+
 def _args_ssh_config(p: argparse.ArgumentParser) -> None:
     _stage_arg(p)
     p.add_argument("--print", action="store_true", help="print the config instead of its path")
@@ -394,6 +409,14 @@ def _args_release_verify(p: argparse.ArgumentParser) -> None:
 # level commands before issue 14; their parsers are built from the same arguments.
 # fmt: off
 COMMANDS = [
+    ("lab", "up", cmd_lab_up,
+     "bring a lab stage up (idempotent)", _args_lab, None),
+    ("lab", "down", cmd_lab_down,
+     "remove every container, mount, namespace and link", _args_lab, None),
+    ("lab", "status", cmd_lab_status,
+     "hosts, groups, addresses and state of a lab stage", _args_lab_status, None),
+    ("lab", "console", cmd_lab_console,
+     "a root shell inside a lab host, without SSH", _args_lab_console, None),
     ("stage", "bootstrap", cmd_bootstrap,
      "day 0 with pyinfra: admins, sudo, hostname, hosts, apt", _args_bootstrap, "bootstrap"),
     ("stage", "converge", cmd_converge,
@@ -437,6 +460,7 @@ COMMANDS = [
 # fmt: on
 
 NOUNS = {
+    "lab": "the local lab: lab stages as containers on this machine",
     "stage": "the hosts of a stage: bootstrap, converge, verify, patch, ssh, ssh-config",
     "release": "app releases: list, build, verify here; deploy, rollback, promote on stages",
     "backup": "offsite backups of a stage: now, status, drill, snapshots, restore",
@@ -446,27 +470,6 @@ NOUNS = {
 OLD_SPELLINGS = {old: f"otap {noun} {verb}" for noun, verb, *_, old in COMMANDS if old}
 OLD_SPELLINGS["releases"] = "otap release list STAGE"
 OLD_SPELLINGS["backup STAGE ACTION"] = "otap backup ACTION STAGE"
-
-
-def _lab_parsers(sub) -> None:
-    lab = sub.add_parser(
-        "lab", help="the local lab: lab stages as containers on this machine", epilog=SHORT_EPILOG
-    )
-    lab_sub = lab.add_subparsers(dest="verb", metavar="VERB", required=True)
-    p = lab_sub.add_parser("up", help="bring a lab stage up (idempotent)")
-    _stage_arg(p, optional=True)
-    p.set_defaults(func=cmd_lab_up)
-    p = lab_sub.add_parser("down", help="remove every container, mount, namespace and link")
-    _stage_arg(p, optional=True)
-    p.set_defaults(func=cmd_lab_down)
-    p = lab_sub.add_parser("status", help="hosts, groups, addresses and state of a lab stage")
-    _stage_arg(p, optional=True)
-    _json_arg(p)
-    p.set_defaults(func=cmd_lab_status)
-    p = lab_sub.add_parser("console", help="a root shell inside a lab host, without SSH")
-    p.add_argument("host", help="host name, for example web1")
-    p.add_argument("--stage", default=DEFAULT_STAGE, help=f"lab stage (default {DEFAULT_STAGE})")
-    p.set_defaults(func=cmd_lab_console)
 
 
 def _version() -> str:
@@ -482,17 +485,6 @@ def _version() -> str:
         return tomllib.loads((REPO / "pyproject.toml").read_text())["project"]["version"]
 
 
-class _Version(argparse.Action):
-    """--version, read only when asked (package metadata, else pyproject.toml)."""
-
-    def __init__(self, option_strings, dest=argparse.SUPPRESS, **kwargs):
-        super().__init__(option_strings, dest, nargs=0, default=argparse.SUPPRESS, **kwargs)
-
-    def __call__(self, parser, namespace, values, option_string=None):
-        print(f"otap {_version()}")
-        parser.exit()
-
-
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="otap",
@@ -500,13 +492,14 @@ def build_parser() -> argparse.ArgumentParser:
         epilog=EPILOG,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    parser.add_argument("--version", action=_Version, help="print otap's version and exit")
+    parser.add_argument(
+        "--version", action="version", version=f"otap {_version()}", help="print otap's version"
+    )
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
 
     p = sub.add_parser("up", help="the main job: lab up, bootstrap, converge, deploy, verify")
     _stage_arg(p, optional=True)
     p.set_defaults(func=cmd_up)
-    _lab_parsers(sub)
     verbs = {}
     for noun, help_text in NOUNS.items():
         p = sub.add_parser(noun, help=help_text, epilog=SHORT_EPILOG)
@@ -597,6 +590,11 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     except OtapError as exc:
         print(f"otap: error: {exc}", file=sys.stderr)
+        return 1
+    except RemoteFailure as exc:  # a step that did not expect this failure on a host
+        print(
+            f"otap: error: a command on a host of the stage failed ({exc.line}).", file=sys.stderr
+        )
         return 1
     except KeyboardInterrupt:
         print("otap: interrupted", file=sys.stderr)

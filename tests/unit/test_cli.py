@@ -318,6 +318,22 @@ def test_a_failing_step_exits_1(returns, capsys, monkeypatch, tmp_path):
     assert cli.main(["stage", "bootstrap", "test"]) == 1
 
 
+def test_a_failed_command_on_a_host_exits_1_in_one_sentence(capsys, monkeypatch, tmp_path):
+    from types import SimpleNamespace
+
+    from provisioning.remote.target import RemoteFailure
+
+    def rollback(stage):
+        raise RemoteFailure(SimpleNamespace(stdout="", stderr="ln: no such file\n", exited=1))
+
+    monkeypatch.setenv("OTAP_STATE_ROOT", str(tmp_path))
+    monkeypatch.setattr("provisioning.releases.rollback.rollback", rollback)
+    assert cli.main(["release", "rollback", "test"]) == 1
+    assert one_sentence(capsys.readouterr().err) == (
+        "otap: error: a command on a host of the stage failed (ln: no such file)."
+    )
+
+
 def test_an_unreachable_stage_exits_1_in_one_sentence(capsys, monkeypatch, tmp_path):
     from provisioning.remote import target
 
