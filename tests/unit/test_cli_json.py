@@ -358,3 +358,40 @@ def test_backup_snapshots_json_when_the_wrapper_fails(capsys, state, monkeypatch
         "otap: error: safecoach-backup snapshots failed on app1 (the backup server cannot be "
         "reached)."
     )
+
+
+def test_parse_status_reads_what_the_wrapper_prints(tmp_path):
+    """The lines parse_status reads are the ones backup/commands.py cmd_status writes."""
+    from datetime import UTC, datetime, timedelta
+
+    from backup import commands
+    from backup.config import load
+    from backup.restic import Restic, Result
+
+    password = tmp_path / "pw"
+    password.write_text("x")
+    password.chmod(0o600)
+    config = tmp_path / "c.toml"
+    config.write_text(
+        f'[repository]\nurl = "{tmp_path}/r"\npassword_file = "{password}"\n'
+        '[files]\npaths = ["/etc/hostname"]\n'
+    )
+    two_hours_ago = (datetime.now(UTC) - timedelta(hours=2)).strftime("%Y-%m-%dT%H:%M:%SZ")
+    snap = {"short_id": "0a1b2c3d", "time": two_hours_ago, "tags": ["safecoach", "files"]}
+
+    def restic(argv, env, **kwargs):
+        return Result(argv, 0, [{"message_type": "list", "items": [snap]}])
+
+    cfg = load(config)
+    out = io.StringIO()
+    ctx = commands.Context(
+        cfg,
+        Restic(cfg.repository, runner=restic, check_reachable=False),
+        out=out,
+        err=io.StringIO(),
+    )
+    assert commands.cmd_status(ctx) == 0
+    info = backup.parse_status(out.getvalue())
+    assert (info["repository"], info["snapshots"]) == (f"{tmp_path}/r", 1)
+    assert [(n["what"], n["id"], n["count"]) for n in info["newest"]] == [("files", "0a1b2c3d", 1)]
+    assert 1.9 <= info["newest"][0]["age_hours"] <= 2.1
