@@ -575,10 +575,11 @@ def main(argv: list[str] | None = None) -> int:
             f"`{OLD_SPELLINGS[old]}`.",
             file=sys.stderr,
         )
+    # With --json stdout carries the JSON alone (emit() writes to args.out); the rest goes to stderr.
     args.out = sys.stdout
-    quiet = contextlib.redirect_stdout(sys.stderr) if getattr(args, "json", False) else None
+    json_only = getattr(args, "json", False)
     try:
-        with quiet or contextlib.nullcontext():
+        with contextlib.redirect_stdout(sys.stderr) if json_only else contextlib.nullcontext():
             stage = load_stage(args.stage) if getattr(args, "stage", None) else None
             if stage is not None and stage.lab and args.func in NEEDS_RUNNING_LAB:
                 from provisioning.lab import hosts as lab
