@@ -3,7 +3,7 @@
     .venv/bin/python benchmarks/backup_lab.py [--messages 100000]
 
 Needs the development stage up with the app deployed (`otap up`). Makes Carla's dialogue hold
---messages extra messages (seed_demo on web1), then times, through `otap backup development`:
+--messages extra messages (seed_demo on web1), then times, through `otap backup now|restore development`:
 the first backup after the growth, a second (incremental) one with nothing changed, a restore
 into a new database beside the live one (the RTO of the database, without the switch), and
 reads the repository's size on backup1. Prints the figures with the machine; asserts nothing.
@@ -80,12 +80,12 @@ def main() -> int:
         return ssh(config, "backup1", "sudo du -sh /srv/restic/db1").split()[0]
 
     before = repo_size()
-    first, _ = otap("backup", STAGE, "now")
+    first, _ = otap("backup", "now", STAGE)
     after_first = repo_size()
-    second, _ = otap("backup", STAGE, "now")
+    second, _ = otap("backup", "now", STAGE)
     after_second = repo_size()
     name = f"safecoach_bench_{int(time.time())}"
-    restore, _ = otap("backup", STAGE, "restore", "--as", name)
+    restore, _ = otap("backup", "restore", STAGE, "--as", name)
     ssh(config, "db1", f"sudo -u postgres psql -X -q -c 'DROP DATABASE IF EXISTS {name}'")
 
     cpus = os.cpu_count()

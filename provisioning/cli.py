@@ -1,20 +1,42 @@
-"""otap: stages, the local lab, day-0 bootstrap, converge and verify.
+"""otap: stages, the local lab, day-0 bootstrap, converge, verify, releases and backups.
 
-Every command has --help. Expected failures print one sentence on stderr and exit 1;
-argument errors exit 2.
+One shape for every command: `otap NOUN VERB [STAGE] …` (lab, stage, release, backup), and the
+main job `otap up`. Every command has --help; the exit statuses are in EPILOG. The spellings
+before issue 14 (`otap converge STAGE`, `otap releases STAGE`, `otap backup STAGE now` …) still
+work for one release, with one line on stderr naming the new spelling (OLD_SPELLINGS).
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import sys
 
 from provisioning.remote.progress import say
-from provisioning.stage import OtapError, Stage, load_stage, sshconfig
+from provisioning.remote.target import RemoteFailure
+from provisioning.stage import OtapError, Stage, UsageError, load_stage, sshconfig, stage_names
 
 DEFAULT_STAGE = "development"
+
+EPILOG = """\
+exit status:
+  0    ok
+  1    the thing failed: a check that does not hold, a failed converge, deploy or backup, an
+       unreachable host (one sentence on stderr)
+  2    bad usage: an unknown command or option, an unknown stage, host, group, release or
+       snapshot, options that do not go together (one sentence on stderr)
+  130  interrupted (Ctrl-C)
+
+--json (lab status, stage converge, stage verify, release list, backup status and snapshots):
+JSON on stdout, everything else on stderr; the keys are in docs/architecture.md.
+
+Old spellings (otap converge STAGE, otap releases STAGE, otap backup STAGE now …) still work in
+this release and say on stderr what to type instead."""
+
+
+SHORT_EPILOG = "exit status: 0 ok, 1 the thing failed, 2 bad usage (otap --help says more)"
 
 
 def _stage_arg(parser: argparse.ArgumentParser, optional: bool = False) -> None:
@@ -26,8 +48,31 @@ def _stage_arg(parser: argparse.ArgumentParser, optional: bool = False) -> None:
         parser.add_argument("stage", help="stage name: development, test, acceptance, production")
 
 
+def _json_arg(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--json", action="store_true", help="print JSON on stdout (progress goes to stderr)"
+    )
+
+
+def emit(args, data: dict) -> None:
+    """The JSON of a command run with --json, on the real stdout (main sends the rest to stderr)."""
+    out = getattr(args, "out", None) or sys.stdout
+    out.write(json.dumps(data, indent=2, sort_keys=True) + "\n")
+    out.flush()
+
+
+def report(args, data: dict, text) -> int:
+    """DATA as JSON with --json, else as TEXT(DATA) says it; 0."""
+    if args.json:
+        emit(args, data)
+    else:
+        print(text(data))
+    return 0
+
+
 # Every command is a function (args, stage): `stage` is the Stage that main() loaded once from
-# the command's STAGE argument (None for commands without one).
+# the command's STAGE argument (None for commands without one). It returns 0, or raises OtapError
+# (exit 1) or UsageError (exit 2) with one sentence.
 
 
 def cmd_lab_up(args, stage: Stage) -> int:
@@ -52,9 +97,7 @@ def cmd_lab_down(args, stage: Stage) -> int:
 def cmd_lab_status(args, stage: Stage) -> int:
     from provisioning.lab import hosts as lab
 
-    info = lab.status(stage)
-    print(json.dumps(info, indent=2) if args.json else lab.format_status(info))
-    return 0
+    return report(args, lab.status(stage), lab.format_status)
 
 
 def cmd_lab_console(args, stage: Stage) -> int:
@@ -76,7 +119,7 @@ def cmd_ssh(args, stage: Stage) -> int:
     from provisioning.remote.ssh import ssh_command
 
     if args.host not in stage.hosts:
-        raise OtapError(
+        raise UsageError(
             f"stage {stage.name} has no host {args.host}; hosts: {', '.join(sorted(stage.hosts))}."
         )
     path = sshconfig.write(stage)
@@ -94,13 +137,36 @@ def cmd_converge(args, stage: Stage) -> int:
     from provisioning.ops.converge import converge
 
     result = converge(stage, check=args.check, tags=args.tags, limit=args.limit)
-    return 0 if result.ok else 1
+    if args.json:
+        log = str(stage.log("converge"))
+        emit(args, {"stage": stage.name, "check": args.check, "log": log, **result.summary()})
+    if not result.ok:
+        raise OtapError(
+            f"converge of stage {stage.name} failed (failed={result.total('failed')}, "
+            f"unreachable={result.total('unreachable')}); see {stage.log('converge')}."
+        )
+    return 0
 
 
 def cmd_verify(args, stage: Stage) -> int:
-    from provisioning.steps.verify import verify
+    from provisioning.steps import verify
 
-    return verify(stage, extra=args.rest, limit=args.limit)
+    code = verify.verify(
+        stage, extra=args.rest, limit=args.limit, output=sys.stderr if args.json else None
+    )
+    if args.json:
+        emit(args, verify.summary(stage, code))
+    if code != 0:  # pytest's 1-5 are all "the controls were not verified": otap's 1
+        raise OtapError(verify.failure(stage, code))
+    return 0
+
+
+def cmd_patch(args, stage: Stage) -> int:
+    from provisioning.steps.patch import patch
+
+    return patch(
+        stage, soak_days=args.soak_days, only_soaked=args.only_soaked, dry_run=args.dry_run
+    )
 
 
 def cmd_release_build(args, stage: None) -> int:
@@ -110,17 +176,27 @@ def cmd_release_build(args, stage: None) -> int:
     return 0
 
 
-def cmd_release_list(args, stage: None) -> int:
+BUILT_KEYS = ("release", "version", "commit", "dirty", "built_at", "wheel")
+
+
+def cmd_release_list(args, stage: Stage | None) -> int:
+    """Without STAGE the releases built here; with STAGE the releases on its web hosts."""
+    if stage is not None:
+        from provisioning.releases import record
+
+        return report(args, record.on_stage(stage), record.format_on_stage)
     from provisioning.releases import build
 
-    built = build.list_built()
-    if not built:
-        print(f"no release built yet in {build.releases_root()}")
-    for manifest in built:
-        print(
-            f"{manifest['release']:<28} built {manifest['built_at']}  commit {manifest['commit']}"
-        )
-    return 0
+    built = [{key: manifest.get(key) for key in BUILT_KEYS} for manifest in build.list_built()]
+    return report(args, {"root": str(build.releases_root()), "releases": built}, format_built)
+
+
+def format_built(info: dict) -> str:
+    if not info["releases"]:
+        return f"no release built yet in {info['root']}"
+    return "\n".join(
+        f"{r['release']:<28} built {r['built_at']}  commit {r['commit']}" for r in info["releases"]
+    )
 
 
 def cmd_release_verify(args, stage: None) -> int:
@@ -143,12 +219,6 @@ def cmd_rollback(args, stage: Stage) -> int:
     return rollback(stage)
 
 
-def cmd_releases(args, stage: Stage) -> int:
-    from provisioning.releases import record
-
-    return record.show(stage)
-
-
 def cmd_promote(args, stage: None) -> int:
     from provisioning.releases.promote import promote
 
@@ -156,23 +226,27 @@ def cmd_promote(args, stage: None) -> int:
 
 
 def cmd_backup(args, stage: Stage) -> int:
-    from provisioning.ops.backup import backup
+    from provisioning.ops import backup
 
-    return backup(
+    if getattr(args, "json", False):
+        data = (backup.status_data if args.verb == "status" else backup.snapshots_data)(
+            stage, host=args.host
+        )
+        emit(args, data)
+        stale = [c["host"] for c in data["clients"] if c.get("current") is False]
+        if stale:
+            raise OtapError(
+                f"the backups of stage {stage.name} are not current on {', '.join(stale)}; "
+                "see `problem` in the JSON."
+            )
+        return 0
+    return backup.backup(
         stage,
-        args.action,
+        args.verb,
         host=args.host,
-        snapshot=args.snapshot,
-        name=args.name,
-        replace=args.replace,
-    )
-
-
-def cmd_patch(args, stage: Stage) -> int:
-    from provisioning.steps.patch import patch
-
-    return patch(
-        stage, soak_days=args.soak_days, only_soaked=args.only_soaked, dry_run=args.dry_run
+        snapshot=getattr(args, "snapshot", None),
+        name=getattr(args, "name", None),
+        replace=getattr(args, "replace", False),
     )
 
 
@@ -184,137 +258,69 @@ def cmd_up(args, stage: Stage) -> int:
 
 # Steps that work on the hosts of a stage: on a lab stage they need every host running.
 NEEDS_RUNNING_LAB = (cmd_bootstrap, cmd_converge, cmd_verify, cmd_patch)
+# The commands that take arguments after `--`.
+TAKES_REST = (cmd_ssh, cmd_verify)
 
 
-def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
-        prog="otap",
-        description="Build, converge and verify the OTAP stages of safecoach; run the local lab.",
-    )
-    sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+# ---- the arguments of each command (shared by its new spelling and its old one) --------------
 
-    lab = sub.add_parser("lab", help="the local lab: lab stages as containers on this machine")
-    lab_sub = lab.add_subparsers(dest="lab_command", metavar="LAB_COMMAND", required=True)
-    p = lab_sub.add_parser("up", help="bring a lab stage up (idempotent)")
+
+def _args_lab(p: argparse.ArgumentParser) -> None:
     _stage_arg(p, optional=True)
-    p.set_defaults(func=cmd_lab_up)
-    p = lab_sub.add_parser("down", help="remove every container, mount, namespace and link")
+
+
+def _args_lab_status(p: argparse.ArgumentParser) -> None:
     _stage_arg(p, optional=True)
-    p.set_defaults(func=cmd_lab_down)
-    p = lab_sub.add_parser("status", help="hosts, groups, addresses and state of a lab stage")
-    _stage_arg(p, optional=True)
-    p.add_argument("--json", action="store_true", help="print JSON")
-    p.set_defaults(func=cmd_lab_status)
-    p = lab_sub.add_parser("console", help="a root shell inside a lab host, without SSH")
+    _json_arg(p)
+
+
+def _args_lab_console(p: argparse.ArgumentParser) -> None:
     p.add_argument("host", help="host name, for example web1")
     p.add_argument("--stage", default=DEFAULT_STAGE, help=f"lab stage (default {DEFAULT_STAGE})")
-    p.set_defaults(func=cmd_lab_console)
 
-    p = sub.add_parser(
-        "ssh-config", help="write the stage's OpenSSH config (ProxyJump, pinned keys)"
-    )
+
+def _args_ssh_config(p: argparse.ArgumentParser) -> None:
     _stage_arg(p)
     p.add_argument("--print", action="store_true", help="print the config instead of its path")
-    p.set_defaults(func=cmd_ssh_config)
 
-    p = sub.add_parser("ssh", help="ssh to a host of a stage through its bastion")
+
+def _args_ssh(p: argparse.ArgumentParser) -> None:
     _stage_arg(p)
     p.add_argument("host", help="host name, for example web1")
-    p.epilog = "Anything after -- is the command to run on the host: otap ssh test web1 -- uptime"
-    p.set_defaults(func=cmd_ssh)
+    p.epilog = (
+        "Anything after -- is the command to run on the host: otap stage ssh test web1 -- uptime"
+    )
 
-    p = sub.add_parser("bootstrap", help="day 0 with pyinfra: admins, sudo, hostname, hosts, apt")
+
+def _args_bootstrap(p: argparse.ArgumentParser) -> None:
     _stage_arg(p)
     p.add_argument(
         "--accept-new-host-keys",
         action="store_true",
         help="real stages: pin host keys seen for the first time (compare fingerprints!)",
     )
-    p.set_defaults(func=cmd_bootstrap)
 
-    p = sub.add_parser("converge", help="ansible-playbook -i inventories/STAGE site.yml")
+
+def _args_converge(p: argparse.ArgumentParser) -> None:
     _stage_arg(p)
     p.add_argument("--check", action="store_true", help="dry run (ansible --check --diff)")
     p.add_argument("--tags", help="only tasks with these tags (comma-separated)")
     p.add_argument("--limit", help="only these hosts or groups")
-    p.set_defaults(func=cmd_converge)
+    _json_arg(p)
 
-    p = sub.add_parser("verify", help="run the testinfra suites (tests/infra) against a stage")
+
+def _args_verify(p: argparse.ArgumentParser) -> None:
     _stage_arg(p)
     p.add_argument("--limit", help="only these hosts or groups (comma-separated)")
+    _json_arg(p)
     p.epilog = (
-        "Anything after -- goes to pytest: otap verify development -- -k journal; suites named "
-        "there (tests/infra/test_ssh.py) replace the whole folder"
+        "Anything after -- goes to pytest: otap stage verify development -- -k journal; suites "
+        "named there (tests/infra/test_ssh.py) replace the whole folder. Any failure of pytest "
+        "(its exit statuses 1-5) is otap's exit status 1."
     )
-    p.set_defaults(func=cmd_verify)
 
-    release = sub.add_parser("release", help="app releases: wheel, wheelhouse, static, checksums")
-    release_sub = release.add_subparsers(
-        dest="release_command", metavar="RELEASE_COMMAND", required=True
-    )
-    p = release_sub.add_parser("build", help="build a release of this checkout in dist/releases")
-    p.add_argument(
-        "--allow-dirty",
-        action="store_true",
-        help="build with uncommitted changes (named …dirty; refused by real stages)",
-    )
-    p.set_defaults(func=cmd_release_build)
-    p = release_sub.add_parser("list", help="releases built on this machine")
-    p.set_defaults(func=cmd_release_list)
-    p = release_sub.add_parser("verify", help="check a built release against its checksums")
-    p.add_argument("release", nargs="?", help="release id, VERSION-COMMIT (default: newest)")
-    p.set_defaults(func=cmd_release_verify)
 
-    p = sub.add_parser(
-        "deploy", help="deploy a release to a stage (migrate, switch, health check, rollback)"
-    )
-    _stage_arg(p)
-    p.add_argument("release", nargs="?", help="release id, VERSION-COMMIT (default: newest built)")
-    p.set_defaults(func=cmd_deploy)
-
-    p = sub.add_parser("rollback", help="switch a stage back to its previous release")
-    _stage_arg(p)
-    p.set_defaults(func=cmd_rollback)
-
-    p = sub.add_parser("releases", help="releases on a stage: current, previous, verified")
-    _stage_arg(p)
-    p.set_defaults(func=cmd_releases)
-
-    p = sub.add_parser(
-        "promote",
-        help="deploy to TARGET the release verified on SOURCE (test→acceptance→production)",
-    )
-    p.add_argument("source", help="stage the release was verified on")
-    p.add_argument("target", help="the next stage")
-    p.add_argument("release", nargs="?", help="release id (default: the one current on SOURCE)")
-    p.set_defaults(func=cmd_promote)
-
-    p = sub.add_parser(
-        "backup", help="offsite backups of a stage: now, status, drill, snapshots, restore"
-    )
-    _stage_arg(p)
-    p.add_argument("action", metavar="ACTION", help="now, status, drill, snapshots or restore")
-    p.add_argument("--host", help="only this backup client (default: every host of group db)")
-    p.add_argument("--snapshot", help="restore: this snapshot id (default: the newest)")
-    p.add_argument(
-        "--as",
-        dest="name",
-        help="restore: the new database's name (default safecoach_restore_<time>)",
-    )
-    p.add_argument(
-        "--replace",
-        action="store_true",
-        help="restore: then make the restored copy the app's database (the old one is kept aside)",
-    )
-    p.epilog = (
-        "now: the nightly job at once; drill: a backup, then a restore compared with the live "
-        "database; restore: into a new database beside the live one, --replace to switch to it."
-    )
-    p.set_defaults(func=cmd_backup)
-
-    p = sub.add_parser(
-        "patch", help="OS updates: test first; later stages only what has soaked on test"
-    )
+def _args_patch(p: argparse.ArgumentParser) -> None:
     _stage_arg(p)
     p.add_argument(
         "--soak-days",
@@ -326,12 +332,229 @@ def build_parser() -> argparse.ArgumentParser:
         "--only-soaked", action="store_true", help="install the soaked updates, leave the rest"
     )
     p.add_argument("--dry-run", action="store_true", help="say what would be installed")
-    p.set_defaults(func=cmd_patch)
 
-    p = sub.add_parser("up", help="the main job: lab up, bootstrap, converge, verify")
+
+def _args_release_list(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
+        "stage",
+        nargs="?",
+        help="a stage: the releases on its web hosts (current, previous, verified); "
+        "without it: the releases built on this machine",
+    )
+    _json_arg(p)
+
+
+def _args_releases_old(p: argparse.ArgumentParser) -> None:
+    _stage_arg(p)
+    _json_arg(p)
+
+
+def _args_deploy(p: argparse.ArgumentParser) -> None:
+    _stage_arg(p)
+    p.add_argument("release", nargs="?", help="release id, VERSION-COMMIT (default: newest built)")
+
+
+def _args_promote(p: argparse.ArgumentParser) -> None:
+    p.add_argument("source", help="stage the release was verified on")
+    p.add_argument("target", help="the next stage")
+    p.add_argument("release", nargs="?", help="release id (default: the one current on SOURCE)")
+
+
+def _args_backup(p: argparse.ArgumentParser) -> None:
+    _stage_arg(p)
+    p.add_argument("--host", help="only this backup client (default: every host of group db)")
+
+
+def _args_backup_json(p: argparse.ArgumentParser) -> None:
+    _args_backup(p)
+    _json_arg(p)
+
+
+def _args_backup_restore(p: argparse.ArgumentParser) -> None:
+    _args_backup(p)
+    p.add_argument("--snapshot", help="this snapshot id (default: the newest)")
+    p.add_argument(
+        "--as", dest="name", help="the new database's name (default safecoach_restore_<time>)"
+    )
+    p.add_argument(
+        "--replace",
+        action="store_true",
+        help="then make the restored copy the app's database (the old one is kept aside)",
+    )
+    p.epilog = (
+        "The dump goes into a new database beside the live one; --replace then switches the app "
+        "to it (the live one is kept as safecoach_replaced_<time>)."
+    )
+
+
+def _args_old_backup(p: argparse.ArgumentParser) -> None:
+    """`otap backup STAGE ACTION`: every option of every action, as before issue 14."""
+    _args_backup_restore(p)
+    p.add_argument("action", metavar="ACTION", help="now, status, drill, snapshots or restore")
+
+
+def _args_release_build(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
+        "--allow-dirty",
+        action="store_true",
+        help="build with uncommitted changes (named …dirty; refused by real stages)",
+    )
+
+
+def _args_release_verify(p: argparse.ArgumentParser) -> None:
+    p.add_argument("release", nargs="?", help="release id, VERSION-COMMIT (default: newest)")
+
+
+# (noun, verb, function, help, arguments, old spelling or None). The old spellings are the top-
+# level commands before issue 14; their parsers are built from the same arguments.
+# fmt: off
+COMMANDS = [
+    ("lab", "up", cmd_lab_up,
+     "bring a lab stage up (idempotent)", _args_lab, None),
+    ("lab", "down", cmd_lab_down,
+     "remove every container, mount, namespace and link", _args_lab, None),
+    ("lab", "status", cmd_lab_status,
+     "hosts, groups, addresses and state of a lab stage", _args_lab_status, None),
+    ("lab", "console", cmd_lab_console,
+     "a root shell inside a lab host, without SSH", _args_lab_console, None),
+    ("stage", "bootstrap", cmd_bootstrap,
+     "day 0 with pyinfra: admins, sudo, hostname, hosts, apt", _args_bootstrap, "bootstrap"),
+    ("stage", "converge", cmd_converge,
+     "ansible-playbook -i inventories/STAGE site.yml", _args_converge, "converge"),
+    ("stage", "verify", cmd_verify,
+     "run the testinfra suites (tests/infra) against a stage", _args_verify, "verify"),
+    ("stage", "patch", cmd_patch,
+     "OS updates: test first; later stages only what has soaked on test", _args_patch, "patch"),
+    ("stage", "ssh", cmd_ssh,
+     "ssh to a host of a stage through its bastion", _args_ssh, "ssh"),
+    ("stage", "ssh-config", cmd_ssh_config,
+     "write the stage's OpenSSH config (ProxyJump, pinned keys)", _args_ssh_config, "ssh-config"),
+    ("release", "list", cmd_release_list,
+     "releases built here, or on a stage: current, previous, verified", _args_release_list,
+     None),
+    ("release", "build", cmd_release_build,
+     "build a release of this checkout in dist/releases", _args_release_build, None),
+    ("release", "verify", cmd_release_verify,
+     "check a built release against its checksums", _args_release_verify, None),
+    ("release", "deploy", cmd_deploy,
+     "deploy a release to a stage (migrate, switch, health check, rollback)", _args_deploy,
+     "deploy"),
+    ("release", "rollback", cmd_rollback,
+     "switch a stage back to its previous release", _stage_arg, "rollback"),
+    ("release", "promote", cmd_promote,
+     "deploy to TARGET the release verified on SOURCE (test→acceptance→production)",
+     _args_promote, "promote"),
+    ("backup", "now", cmd_backup,
+     "the nightly backup job, at once", _args_backup, None),
+    ("backup", "status", cmd_backup,
+     "the newest snapshots and the last runs; fails if they are too old", _args_backup_json,
+     None),
+    ("backup", "drill", cmd_backup,
+     "a backup, then a restore compared with the live database", _args_backup, None),
+    ("backup", "snapshots", cmd_backup,
+     "every snapshot in the offsite repository", _args_backup_json, None),
+    ("backup", "restore", cmd_backup,
+     "the newest (or --snapshot) dump into a new database beside the live one",
+     _args_backup_restore, None),
+]
+# fmt: on
+
+NOUNS = {
+    "lab": "the local lab: lab stages as containers on this machine",
+    "stage": "the hosts of a stage: bootstrap, converge, verify, patch, ssh, ssh-config",
+    "release": "app releases: list, build, verify here; deploy, rollback, promote on stages",
+    "backup": "offsite backups of a stage: now, status, drill, snapshots, restore",
+}
+
+# The old spelling → the new one, for the deprecation line (main() prints it).
+OLD_SPELLINGS = {old: f"otap {noun} {verb}" for noun, verb, *_, old in COMMANDS if old}
+OLD_SPELLINGS["releases"] = "otap release list STAGE"
+OLD_SPELLINGS["backup STAGE ACTION"] = "otap backup ACTION STAGE"
+
+
+def _version() -> str:
+    from importlib import metadata
+
+    try:
+        return metadata.version("safecoach")
+    except metadata.PackageNotFoundError:  # a checkout without the package installed
+        import tomllib
+
+        from provisioning.stage.paths import REPO
+
+        return tomllib.loads((REPO / "pyproject.toml").read_text())["project"]["version"]
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="otap",
+        description="Build, converge and verify the OTAP stages of safecoach; run the local lab.",
+        epilog=EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument(
+        "--version", action="version", version=f"otap {_version()}", help="print otap's version"
+    )
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+
+    p = sub.add_parser("up", help="the main job: lab up, bootstrap, converge, deploy, verify")
     _stage_arg(p, optional=True)
     p.set_defaults(func=cmd_up)
+    verbs = {}
+    for noun, help_text in NOUNS.items():
+        p = sub.add_parser(noun, help=help_text, epilog=SHORT_EPILOG)
+        verbs[noun] = p.add_subparsers(dest="verb", metavar="VERB", required=True)
+    for noun, verb, func, help_text, add_args, old in COMMANDS:
+        p = verbs[noun].add_parser(verb, help=help_text)
+        add_args(p)
+        p.set_defaults(func=func)
+        if old:
+            # no help=: the old spelling works but is not listed
+            p = sub.add_parser(old, description=f"Deprecated: use `{OLD_SPELLINGS[old]}`.")
+            add_args(p)
+            p.set_defaults(func=func, deprecated=old)
+    p = sub.add_parser("releases", description="Deprecated: use `otap release list STAGE`.")
+    _args_releases_old(p)
+    p.set_defaults(func=cmd_release_list, deprecated="releases")
     return parser
+
+
+BACKUP_VERBS = tuple(verb for noun, verb, *_ in COMMANDS if noun == "backup")
+
+
+def _old_backup_form(argv: list[str]) -> bool:
+    """`otap backup [OPTIONS] STAGE ACTION …`, the spelling before issue 14 (STAGE first)."""
+    if argv[:1] != ["backup"]:
+        return False
+    words = iter(argv[1:])
+    for word in words:
+        if word in ("-h", "--help"):
+            return False
+        if word in ("--host", "--snapshot", "--as"):
+            next(words, None)  # the option's value
+        elif not word.startswith("-"):
+            return word not in BACKUP_VERBS  # the first positional: a verb, or (old) a stage
+    return False
+
+
+def parse(parser: argparse.ArgumentParser, argv: list[str]) -> argparse.Namespace:
+    """The arguments of ARGV, old spellings included (they get `deprecated`)."""
+    if not _old_backup_form(argv):
+        return parser.parse_args(argv)
+    old_parser = argparse.ArgumentParser(prog="otap backup", add_help=False)
+    _args_old_backup(old_parser)
+    old = old_parser.parse_known_args(argv[1:])[0]
+    if old.action not in BACKUP_VERBS:
+        bad = old.action if old.stage in stage_names() else old.stage
+        parser.error(
+            f"argument VERB: invalid choice: {bad!r} (choose from {', '.join(BACKUP_VERBS)})"
+        )
+    rest = list(argv[1:])
+    rest.remove(old.stage)
+    rest.remove(old.action)
+    args = parser.parse_args(["backup", old.action, old.stage, *rest])
+    args.deprecated = "backup STAGE ACTION"
+    return args
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -341,19 +564,38 @@ def main(argv: list[str] | None = None) -> int:
     if "--" in argv:
         at = argv.index("--")
         argv, rest = argv[:at], argv[at + 1 :]
-    args = parser.parse_args(argv)
-    if rest and args.func not in (cmd_ssh, cmd_verify):
-        parser.error("only `otap ssh` and `otap verify` take arguments after --")
+    args = parse(parser, argv)
+    if rest and args.func not in TAKES_REST:
+        parser.error("only `otap stage ssh` and `otap stage verify` take arguments after --")
     args.rest = rest
+    old = getattr(args, "deprecated", None)
+    if old:
+        print(
+            f"otap: `otap {old}` is deprecated and goes in the next release; use "
+            f"`{OLD_SPELLINGS[old]}`.",
+            file=sys.stderr,
+        )
+    # With --json stdout carries the JSON alone (emit() writes to args.out); the rest goes to stderr.
+    args.out = sys.stdout
+    json_only = getattr(args, "json", False)
     try:
-        stage = load_stage(args.stage) if getattr(args, "stage", None) else None
-        if stage is not None and stage.lab and args.func in NEEDS_RUNNING_LAB:
-            from provisioning.lab import hosts as lab
+        with contextlib.redirect_stdout(sys.stderr) if json_only else contextlib.nullcontext():
+            stage = load_stage(args.stage) if getattr(args, "stage", None) else None
+            if stage is not None and stage.lab and args.func in NEEDS_RUNNING_LAB:
+                from provisioning.lab import hosts as lab
 
-            lab.require_up(stage)
-        return args.func(args, stage)
+                lab.require_up(stage)
+            return 0 if args.func(args, stage) == 0 else 1
+    except UsageError as exc:
+        print(f"otap: error: {exc}", file=sys.stderr)
+        return 2
     except OtapError as exc:
         print(f"otap: error: {exc}", file=sys.stderr)
+        return 1
+    except RemoteFailure as exc:  # a step that did not expect this failure on a host
+        print(
+            f"otap: error: a command on a host of the stage failed ({exc.line}).", file=sys.stderr
+        )
         return 1
     except KeyboardInterrupt:
         print("otap: interrupted", file=sys.stderr)

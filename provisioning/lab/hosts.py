@@ -2,7 +2,7 @@
 
 Layout of a stage's state folder (/var/lib/safecoach-lab/<stage>/, never in the repository):
   keys/root_ed25519[.pub]   the lab's "provider" root key (day 0 only)
-  keys/admin_ed25519[.pub]  the lab admin's key, made into an account by `otap bootstrap`
+  keys/admin_ed25519[.pub]  the lab admin's key, made into an account by `otap stage bootstrap`
   known_hosts, ssh_config   the stage's pinned host keys and its one OpenSSH config
   acng/                     apt-cacher-ng's config, log and PID file
   hosts/<host>/             host.json, upper/ work/ root/ (overlayfs), supervisor.pid,
@@ -38,7 +38,7 @@ from provisioning.lab.system import (
     stop_pid,
 )
 from provisioning.remote.progress import say
-from provisioning.stage import OtapError, Stage, sshconfig, vault
+from provisioning.stage import OtapError, Stage, UsageError, sshconfig, vault
 from provisioning.stage.paths import REPO, cache_root
 
 SUPERVISOR_MARKER = "provisioning.lab.supervisor"
@@ -49,7 +49,7 @@ BOOT_TIMEOUT = 90
 def lab_stage(stage: Stage) -> Stage:
     """The stage, if it is a lab stage; one sentence if it is a real one."""
     if not stage.lab:
-        raise OtapError(
+        raise UsageError(
             f"stage {stage.name} is a real stage, not a lab stage; the lab runs lab stages only "
             "(stage_lab: true), such as development."
         )
@@ -480,7 +480,7 @@ def _down(stage: Stage, quiet: bool = False) -> list[str]:
             removed.append(f"container process {pid}")
         time.sleep(0.5)
     stop_pid(read_pid(stage.state_dir / "acng" / "pid"), str(stage.state_dir / "acng"), timeout=10)
-    # SSH connection-sharing masters (Ansible, testinfra, otap ssh) of this stage's hosts.
+    # SSH connection-sharing masters (Ansible, testinfra, otap stage ssh) of this stage's hosts.
     for pid in processes_mentioning(f"{stage.state_dir}/"):
         stop_pid(pid, f"{stage.state_dir}/", timeout=3)
         removed.append(f"ssh process {pid}")
@@ -513,7 +513,7 @@ def console(stage: Stage, host: str) -> None:
     lab_stage(stage)
     name = stage.name
     if host not in stage.hosts:
-        raise OtapError(
+        raise UsageError(
             f"stage {name} has no host {host}; hosts: {', '.join(sorted(stage.hosts))}."
         )
     hdir = host_dir(stage, host)

@@ -1,6 +1,7 @@
-"""`otap backup STAGE now|status|drill|snapshots|restore`: the backups of a stage, from here.
+"""`otap backup now|status|drill|snapshots|restore STAGE`: the backups of a stage, from here.
 
-Through provisioning/remote/ (Fabric over OpenSSH, the stage's ssh_config), like `otap deploy`; on each backup client (group db), as the admin with sudo:
+Through provisioning/remote/ (Fabric over OpenSSH, the stage's ssh_config), like
+`otap release deploy`; on each backup client (group db), as the admin with sudo:
 
     now        systemctl start safecoach-backup.service        the nightly job, now, in its unit
     drill      systemctl start safecoach-backup-drill.service  a backup, then the restore drill
@@ -13,16 +14,19 @@ Through provisioning/remote/ (Fabric over OpenSSH, the stage's ssh_config), like
 
 safecoach-backup-job (role backup_client) runs the wrapper as its account in the nightly job's
 sandbox. Expected failures are one sentence (OtapError); the wrapper's own output is shown.
+With --json, status and snapshots return data instead (status_data, snapshots_data): the
+wrapper's JSON for snapshots, its status lines read back by parse_status.
 """
 
 from __future__ import annotations
 
+import json
 import re
 import time
 
 from provisioning.remote.progress import say
 from provisioning.remote.target import Target, healthy, run, targets, web_targets
-from provisioning.stage import OtapError, Stage
+from provisioning.stage import OtapError, Stage, UsageError
 
 ACTIONS = ("now", "status", "drill", "snapshots", "restore")
 # These mirror role defaults: postgresql_app_database, postgresql_app_user, backup_client_user.
@@ -37,7 +41,7 @@ _SNAPSHOT = re.compile(r"^(latest|[0-9a-f]{8,64})$")
 
 def check_action(action: str) -> str:
     if action not in ACTIONS:
-        raise OtapError(
+        raise UsageError(
             f"otap backup has no subcommand {action!r}; use one of {', '.join(ACTIONS)}."
         )
     return action
@@ -49,12 +53,12 @@ def restore_name(name: str | None, now: float | None = None) -> str:
         stamp = time.strftime("%Y%m%d%H%M%S", time.gmtime(now))
         return f"{APP_DATABASE}_restore_{stamp}"
     if not _DB_NAME.match(name):
-        raise OtapError(
+        raise UsageError(
             f"{name!r} is not a database name for a restore; use lower-case letters, digits "
             "and _, at most 63, starting with a letter."
         )
     if name == APP_DATABASE:
-        raise OtapError(
+        raise UsageError(
             f"a restore never goes over the live database {APP_DATABASE}; restore beside it "
             "(leave out --as) and add --replace to switch the app to the restored copy."
         )
@@ -63,8 +67,8 @@ def restore_name(name: str | None, now: float | None = None) -> str:
 
 def check_snapshot(snapshot: str | None) -> str | None:
     if snapshot is not None and not _SNAPSHOT.match(snapshot):
-        raise OtapError(
-            f"{snapshot!r} is not a snapshot id; take one from `otap backup STAGE snapshots`."
+        raise UsageError(
+            f"{snapshot!r} is not a snapshot id; take one from `otap backup snapshots STAGE`."
         )
     return snapshot
 
@@ -131,7 +135,7 @@ def clients(stage: Stage, host: str | None = None) -> list[Target]:
         raise OtapError(f"stage {stage.name} has no host in group db, so nothing is backed up.")
     if host is not None:
         if host not in names:
-            raise OtapError(
+            raise UsageError(
                 f"{host} is not a backup client of stage {stage.name}; clients: {', '.join(names)}."
             )
         names = [host]
@@ -156,7 +160,7 @@ def _require_role(client: Target) -> None:
     found = _run(client, f"test -x {JOB}")
     if found.exited != 0:
         raise OtapError(
-            f"{client.host} has no safecoach-backup yet; run `otap converge {client.stage.name}` "
+            f"{client.host} has no safecoach-backup yet; run `otap stage converge {client.stage.name}` "
             "(roles backup_server and backup_client) first."
         )
 
@@ -176,7 +180,7 @@ def start_unit(client: Target, action: str) -> None:
     if result.exited != 0:
         reason = _last_line(log) if log.stdout.strip() else _last_line(result)
         raise OtapError(
-            f"{unit} failed on {client.host} ({reason}); see `otap ssh {client.stage.name} "
+            f"{unit} failed on {client.host} ({reason}); see `otap stage ssh {client.stage.name} "
             f"{client.host} -- sudo journalctl -u {unit}`."
         )
     say(f"{client.host}: {unit} succeeded in {time.monotonic() - started:.0f} s")
@@ -234,6 +238,98 @@ def restore(
     return APP_DATABASE
 
 
+# ---- --json: what `backup status` and `backup snapshots` report, as data ------------------------
+
+_REPOSITORY = re.compile(r"^Repository: (?P<url>.+) \((?P<count>\d+) snapshot\(s\)\)$")
+_NEWEST = re.compile(
+    r"^(?P<what>[^:]+): newest (?P<id>\S+), (?P<age>[\d.]+) h old, (?P<count>\d+) in all$"
+)
+_NONE_YET = re.compile(r"^(?P<what>[^:]+): no snapshot yet$")
+_LAST = re.compile(r"^last (?P<cmd>\S+): (?:ok|FAILED \(exit (?P<exit>\d+)\)) at (?P<at>.+)$")
+
+
+def parse_status(stdout: str) -> dict:
+    """The lines of `safecoach-backup status` (backup/commands.py cmd_status) as data."""
+    info: dict = {"repository": None, "snapshots": None, "newest": [], "last_runs": []}
+    for raw in stdout.splitlines():
+        line = raw.strip()
+        if m := _REPOSITORY.match(line):
+            info["repository"], info["snapshots"] = m["url"], int(m["count"])
+        elif m := _NEWEST.match(line):
+            info["newest"].append(
+                {
+                    "what": m["what"],
+                    "id": m["id"],
+                    "age_hours": float(m["age"]),
+                    "count": int(m["count"]),
+                }
+            )
+        elif m := _NONE_YET.match(line):
+            info["newest"].append({"what": m["what"], "id": None, "age_hours": None, "count": 0})
+        elif m := _LAST.match(line):
+            info["last_runs"].append(
+                {
+                    "command": m["cmd"],
+                    "ok": m["exit"] is None,
+                    "exit_status": int(m["exit"] or 0),
+                    "at": m["at"],
+                }
+            )
+    return info
+
+
+def snapshot_summary(snapshot: dict) -> dict:
+    """The stable keys of one restic snapshot (restic's JSON, from `safecoach-backup snapshots`)."""
+    return {
+        "id": snapshot.get("id"),
+        "short_id": snapshot.get("short_id"),
+        "time": snapshot.get("time"),
+        "hostname": snapshot.get("hostname"),
+        "tags": list(snapshot.get("tags") or []),
+        "paths": list(snapshot.get("paths") or []),
+        "bytes": (snapshot.get("summary") or {}).get("total_bytes_processed"),
+    }
+
+
+def status_data(stage: Stage, host: str | None = None) -> dict:
+    """`otap backup status STAGE --json`: per backup client, whether its backups are current."""
+    out = []
+    for client in clients(stage, host):
+        _require_role(client)
+        result = _run(client, f"{JOB} status")
+        current = result.exited == 0
+        out.append(
+            {
+                "host": client.host,
+                "current": current,
+                **parse_status(result.stdout or ""),
+                "problem": None if current else _last_line(result),
+            }
+        )
+    return {"stage": stage.name, "clients": out}
+
+
+def snapshots_data(stage: Stage, host: str | None = None) -> dict:
+    """`otap backup snapshots STAGE --json`: per backup client, its snapshots, oldest first."""
+    out = []
+    for client in clients(stage, host):
+        _require_role(client)
+        result = _run(client, f"{JOB} snapshots --json")
+        if result.exited != 0:
+            raise OtapError(
+                f"safecoach-backup snapshots failed on {client.host} ({_last_line(result)})."
+            )
+        try:
+            snaps = json.loads(result.stdout or "[]")
+        except ValueError as exc:
+            raise OtapError(
+                f"safecoach-backup snapshots on {client.host} printed no JSON; see "
+                f"`otap backup snapshots {stage.name}`."
+            ) from exc
+        out.append({"host": client.host, "snapshots": [snapshot_summary(s) for s in snaps]})
+    return {"stage": stage.name, "clients": out}
+
+
 def backup(
     stage: Stage,
     action: str,
@@ -247,11 +343,11 @@ def backup(
     if action == "restore":
         restore_name(name)  # refuse a bad name before any connection
     elif snapshot or name or replace:
-        raise OtapError("--snapshot, --as and --replace belong to `otap backup STAGE restore`.")
+        raise UsageError("--snapshot, --as and --replace belong to `otap backup restore STAGE`.")
     stage_name = stage.name
     chosen = clients(stage, host)
     if action == "restore" and len(chosen) > 1:
-        raise OtapError(
+        raise UsageError(
             f"stage {stage_name} has several backup clients; name one with --host "
             f"({', '.join(t.host for t in chosen)})."
         )

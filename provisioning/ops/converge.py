@@ -1,4 +1,4 @@
-"""`otap converge STAGE`: the converge step, and on a lab stage its one retry.
+"""`otap stage converge STAGE`: the converge step, and on a lab stage its one retry.
 
 A lab converge that failed only because a container's systemd could not start a unit for lack
 of a cgroup runs once more, saying so; real stages never do.

@@ -1,4 +1,4 @@
-"""`otap up`: the main job. Lab up, bootstrap, converge, verify; then say what was built."""
+"""`otap up`: the main job. Lab up, bootstrap, converge, deploy, verify; then say what was built."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ from provisioning.lab import hosts as lab
 from provisioning.ops.converge import converge
 from provisioning.releases import build
 from provisioning.releases.deploy import deploy
-from provisioning.stage import OtapError, Stage, sshconfig
+from provisioning.stage import OtapError, Stage, UsageError, sshconfig
 from provisioning.steps.bootstrap import bootstrap
 from provisioning.steps.verify import verify
 
@@ -16,9 +16,9 @@ from provisioning.steps.verify import verify
 def up(stage: Stage) -> int:
     stage_name = stage.name
     if not stage.lab:
-        raise OtapError(
-            f"`otap up` builds lab stages only; for {stage_name} run bootstrap, converge and "
-            "verify one by one."
+        raise UsageError(
+            f"`otap up` builds lab stages only; for {stage_name} run `otap stage bootstrap`, "
+            "`otap stage converge` and `otap stage verify` one by one."
         )
     figures: dict[str, float] = {}
     t = time.monotonic()
@@ -42,7 +42,7 @@ def up(stage: Stage) -> int:
     figures["verify"] = time.monotonic() - t
     if code != 0:
         raise OtapError(
-            f"verification of stage {stage_name} failed; run `otap verify {stage_name}` "
+            f"verification of stage {stage_name} failed; run `otap stage verify {stage_name}` "
             "to see which controls do not hold."
         )
     config = stage.ssh_config
@@ -54,9 +54,9 @@ def up(stage: Stage) -> int:
     print(f"verification report: {stage.verify_report}. Next:")
     admin = sshconfig.admin_user(stage)
     print(f"  ssh -F {config} web1   # as {admin}, through {stage.bastion.name}")
-    print(f"  otap converge {stage_name}   # after changing a role")
-    print(f"  otap verify {stage_name}     # check every control again")
-    print(f"  otap lab down {stage_name}   # remove the lab completely")
+    print(f"  otap stage converge {stage_name}   # after changing a role")
+    print(f"  otap stage verify {stage_name}     # check every control again")
+    print(f"  otap lab down {stage_name}         # remove the lab completely")
     print_app(stage, built.id)
     return 0
 
@@ -84,5 +84,5 @@ def print_app(stage, release_id: str) -> None:
         print(f"    {email:<34} {role}")
     print(
         "  mail and SMS codes of the lab: /var/lib/safecoach/mail and /var/lib/safecoach/sms.jsonl"
-        " on web1 (otap ssh development web1 -- sudo tail /var/lib/safecoach/sms.jsonl)"
+        " on web1 (otap stage ssh development web1 -- sudo tail /var/lib/safecoach/sms.jsonl)"
     )

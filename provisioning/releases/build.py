@@ -30,7 +30,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from provisioning.remote.progress import say
-from provisioning.stage.errors import OtapError
+from provisioning.stage.errors import OtapError, UsageError
 from provisioning.stage.paths import REPO
 
 # The hosts: Debian 13 (trixie), CPython 3.13, glibc 2.41, x86_64.
@@ -168,7 +168,7 @@ def find(release_id: str | None = None, root: Path | None = None) -> Release:
         return check(built[-1])
     if not valid_release_id(release_id) or not (root / release_id).is_dir():
         known = ", ".join(sorted(p.name for p in root.glob("*") if (p / MANIFEST).is_file()))
-        raise OtapError(
+        raise UsageError(
             f"release {release_id} does not exist in {root} (built: {known or 'none'}); "
             "run `otap release build` or pick one of those."
         )

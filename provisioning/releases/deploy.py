@@ -1,4 +1,4 @@
-"""`otap deploy STAGE`: a built release onto every web host of a stage, through the bastion.
+"""`otap release deploy STAGE`: a built release onto every web host of a stage, through the bastion.
 
 Commands travel over provisioning/remote/ (Fabric over OpenSSH, the stage's ssh_config, pinned
 host keys). On each web host, as the admin with sudo:
@@ -70,7 +70,7 @@ def check_direct_deploy(stage: Stage, release: releases_mod.Release) -> None:
         before = ORDER[ORDER.index(stage.name) - 1] if stage.name in ORDER else "test"
         raise OtapError(
             f"stage {stage.name} takes releases only by promotion; run "
-            f"`otap promote {before} {stage.name}`."
+            f"`otap release promote {before} {stage.name}`."
         )
     if release.manifest.get("dirty") and not stage.lab:
         raise OtapError(

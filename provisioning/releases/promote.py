@@ -1,4 +1,4 @@
-"""`otap promote SOURCE TARGET`: the release verified on one stage, deployed to the next."""
+"""`otap release promote SOURCE TARGET`: the release verified on one stage, deployed to the next."""
 
 from __future__ import annotations
 
@@ -6,17 +6,17 @@ from provisioning.releases.deploy import ORDER, deploy
 from provisioning.releases.record import read_record, verified
 from provisioning.remote.progress import say
 from provisioning.remote.target import web_targets
-from provisioning.stage import OtapError, load_stage
+from provisioning.stage import OtapError, UsageError, load_stage
 
 
 def check_promotion(source: str, target: str, source_record: dict, release_id: str | None) -> str:
     """The release to promote, or one sentence why not."""
     if source not in ORDER or target not in ORDER:
-        raise OtapError(f"promotion goes {' → '.join(ORDER)}; {source} → {target} is not a step.")
+        raise UsageError(f"promotion goes {' → '.join(ORDER)}; {source} → {target} is not a step.")
     if ORDER.index(target) != ORDER.index(source) + 1:
         wanted = ORDER[ORDER.index(target) - 1] if ORDER.index(target) > 0 else None
         hint = f"promote from {wanted} to {target}" if wanted else f"deploy to {target}"
-        raise OtapError(
+        raise UsageError(
             f"promotion from {source} to {target} is out of order (the order is "
             f"{' → '.join(ORDER[1:])}); {hint} instead."
         )

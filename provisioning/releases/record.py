@@ -62,27 +62,38 @@ def write_record(target: Target, record: dict) -> None:
     run(target, f"sh -c 'cat > {RECORD}.new && mv -f {RECORD}.new {RECORD}'", stdin=text)
 
 
-def show(stage: Stage) -> int:
-    """`otap releases STAGE`: the releases on each web host, and the last events."""
-    stage_name = stage.name
+def on_stage(stage: Stage) -> dict:
+    """`otap release list STAGE`: per web host the installed releases, which is current, which
+    previous, which were verified there, and the last ten events of its record."""
+    hosts = []
     for target in web_targets(stage):
         record = read_record(target)
         installed = run(target, f"ls -1 {APP_ROOT}/releases", check=False).stdout.split()
-        ok = set(verified(record))
-        print(f"stage {stage_name}, host {target.host}:")
-        if not installed:
-            print("  no release installed")
-        for rid in sorted(installed):
-            marks = []
-            if rid == record.get("current"):
-                marks.append("current")
-            if rid == record.get("previous"):
-                marks.append("previous")
-            if rid in ok:
-                marks.append("verified")
-            print(f"  {rid:<28} {', '.join(marks)}")
-        for event in record.get("history", [])[-10:]:
+        hosts.append(
+            {
+                "host": target.host,
+                "current": record.get("current"),
+                "previous": record.get("previous"),
+                "installed": sorted(installed),
+                "verified": verified(record),
+                "history": record.get("history", [])[-10:],
+            }
+        )
+    return {"stage": stage.name, "hosts": hosts}
+
+
+def format_on_stage(info: dict) -> str:
+    lines = []
+    for host in info["hosts"]:
+        lines.append(f"stage {info['stage']}, host {host['host']}:")
+        if not host["installed"]:
+            lines.append("  no release installed")
+        for rid in host["installed"]:
+            marks = [m for m in ("current", "previous") if rid == host[m]]
+            marks += ["verified"] if rid in host["verified"] else []
+            lines.append(f"  {rid:<28} {', '.join(marks)}")
+        for event in host["history"]:
             detail = f"  ({event['detail']})" if event.get("detail") else ""
-            print(f"    {event['at']}  {event['event']:<12} {event['release']}  by {event['by']}"
-                  f"{detail}")  # fmt: skip
-    return 0
+            lines.append(f"    {event['at']}  {event['event']:<12} {event['release']}  by "
+                         f"{event['by']}{detail}")  # fmt: skip
+    return "\n".join(lines)

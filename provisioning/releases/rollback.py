@@ -1,4 +1,4 @@
-"""`otap rollback STAGE`: every web host back to its previous release, health-checked."""
+"""`otap release rollback STAGE`: every web host back to its previous release, health-checked."""
 
 from __future__ import annotations
 

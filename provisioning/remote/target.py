@@ -37,8 +37,8 @@ def connect(stage: Stage, host: str):
     known = stage.known_hosts
     if not known.is_file():
         raise OtapError(
-            f"stage {stage.name} has no pinned host keys ({known}); run `otap bootstrap "
-            f"{stage.name}` first."
+            f"stage {stage.name} has no pinned host keys ({known}); run `otap stage "
+            f"bootstrap {stage.name}` first."
         )
     return OpenSSHConnection(host, sshconfig.write(stage), connect_timeout=15)
 

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import yaml
 
-from provisioning.stage.errors import OtapError
+from provisioning.stage.errors import OtapError, UsageError
 from provisioning.stage.paths import INVENTORIES, stage_dir
 
 GROUPS = ("bastion", "web", "db", "backup", "monitoring")
@@ -100,7 +100,7 @@ class Stage:
 
     @property
     def verify_report(self) -> Path:
-        """The junit report of the newest `otap verify`."""
+        """The junit report of the newest `otap stage verify`."""
         return self.state_dir / "verify.xml"
 
     @property
@@ -111,7 +111,7 @@ class Stage:
     @property
     def lab_network(self) -> ipaddress.IPv4Network:
         if not self.lab:
-            raise OtapError(f"stage {self.name} is not a lab stage; only lab stages run here.")
+            raise UsageError(f"stage {self.name} is not a lab stage; only lab stages run here.")
         try:
             return ipaddress.IPv4Network(self.vars["lab_network"])
         except (KeyError, ValueError) as exc:
@@ -196,7 +196,7 @@ def load_stage(name: str, root: Path = INVENTORIES) -> Stage:
     path = root / name
     if not (path / "hosts.yml").is_file():
         known = ", ".join(stage_names(root)) or "none"
-        raise OtapError(f"unknown stage {name!r}; known stages: {known}.")
+        raise UsageError(f"unknown stage {name!r}; known stages: {known}.")
     data = _read_yaml(path / "hosts.yml")
     if "all" not in data:
         raise OtapError(f"{path / 'hosts.yml'} must start with the group 'all'.")

@@ -32,7 +32,7 @@ def admin_identity(stage: Stage) -> Path | None:
 def render(stage: Stage) -> str:
     bastion = stage.bastion
     lines = [
-        f"# OpenSSH config of stage {stage.name}, written by `otap ssh-config {stage.name}`.",
+        f"# OpenSSH config of stage {stage.name}, written by `otap stage ssh-config {stage.name}`.",
         "# Every host is reached through the bastion; host keys are pinned in UserKnownHostsFile.",
         f"# Use: ssh -F {stage.ssh_config} <host>",
         "",

@@ -1,4 +1,4 @@
-"""`otap bootstrap STAGE`: day 0 with pyinfra, the bastion first, then the hosts behind it."""
+"""`otap stage bootstrap STAGE`: day 0 with pyinfra, the bastion first, then the hosts behind it."""
 
 from __future__ import annotations
 

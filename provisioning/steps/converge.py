@@ -1,4 +1,4 @@
-"""`otap converge STAGE`: ansible-playbook -i inventories/STAGE site.yml, with a summary.
+"""`otap stage converge STAGE`: ansible-playbook -i inventories/STAGE site.yml, with a summary.
 
 The playbook works on its own too; this adds the stage's ssh_config, a log and the counts of
 the PLAY RECAP (changed=0 on a second run is the idempotence check).
@@ -17,6 +17,8 @@ from provisioning.stage import Stage, sshconfig, vault
 from provisioning.stage.paths import REPO, venv_tool
 
 RECAP = re.compile(r"^(?P<host>\S+)\s+:\s+(?P<stats>(?:\w+=\d+\s*)+)$")
+# the counts of a PLAY RECAP line, in Ansible's order
+RECAP_KEYS = ("ok", "changed", "unreachable", "failed", "skipped", "rescued", "ignored")
 
 
 @dataclass
@@ -34,6 +36,19 @@ class Result:
 
     def total(self, key: str) -> int:
         return sum(s.get(key, 0) for s in self.hosts.values())
+
+    def summary(self) -> dict:
+        """The PLAY RECAP as data (`otap stage converge --json`): per host and in total."""
+        return {
+            "ok": self.ok,
+            "returncode": self.returncode,
+            "seconds": round(self.seconds, 1),
+            "hosts": {
+                name: {k: stats.get(k, 0) for k in RECAP_KEYS}
+                for name, stats in sorted(self.hosts.items())
+            },
+            "totals": {k: self.total(k) for k in RECAP_KEYS},
+        }
 
 
 def parse_recap(output: str) -> dict[str, dict[str, int]]:

@@ -1,4 +1,4 @@
-"""`otap patch STAGE`: staged OS patching with pyinfra (OTAP-01).
+"""`otap stage patch STAGE`: staged OS patching with pyinfra (OTAP-01).
 
 - test: security and other updates are installed (unattended-upgrades does so daily as well);
   what ran and since when is read back from the test hosts' dpkg logs, the record that every

@@ -1,4 +1,4 @@
-"""testinfra suites: run by `otap verify STAGE` against every host of a stage.
+"""testinfra suites: run by `otap stage verify STAGE` against every host of a stage.
 
 Without --hosts (a plain `pytest` run) these tests are deselected: they would otherwise test the
 machine they run on.

@@ -11,7 +11,7 @@ pytestmark = pytest.mark.only_on("web")
 def app(host, inv_host, role_defaults, stage):
     # A converged web host without a release is not a working stage: fail, do not skip.
     assert host.file("/opt/safecoach/current").exists, (
-        f"no release deployed on {inv_host.name}: run `otap deploy {stage.name}`"
+        f"no release deployed on {inv_host.name}: run `otap release deploy {stage.name}`"
     )
     return role_defaults("app")
 

@@ -145,7 +145,7 @@ def test_postgresql_answers_web_and_refuses_everyone_else(up, stage):
 def test_a_deploy_never_stops_the_site(up, stage, built, probe):
     second = variant(built, "1")
     time.sleep(1)
-    proc = otap("deploy", STAGE, second, timeout=600)
+    proc = otap("release", "deploy", STAGE, second, timeout=600)
     time.sleep(1)
     probe.stop.set()
     probe.join(timeout=20)
@@ -161,7 +161,7 @@ def test_a_release_that_fails_its_health_check_is_rolled_back(up, stage, built, 
     broken = variant(
         built, "2", lambda z: z.writestr("safecoach/wsgi.py", "raise RuntimeError('broken')\n")
     )
-    proc = otap("deploy", STAGE, broken, check=False, timeout=600)
+    proc = otap("release", "deploy", STAGE, broken, check=False, timeout=600)
     probe.stop.set()
     probe.join(timeout=20)
     err = proc.stderr.strip()
@@ -189,7 +189,7 @@ def test_a_failing_migration_leaves_the_running_release_untouched(up, stage, bui
         wheel.writestr("safecoach/migrations/0001_fails.py", migration)
 
     bad = variant(built, "3", add_migration)
-    proc = otap("deploy", STAGE, bad, check=False, timeout=600)
+    proc = otap("release", "deploy", STAGE, bad, check=False, timeout=600)
     probe.stop.set()
     probe.join(timeout=20)
     err = proc.stderr.strip()
@@ -206,7 +206,7 @@ def test_a_tampered_release_is_refused_before_upload(up, stage, built):
     tampered = variant(built, "4", resum=False)
     path = Path(built.path.parent / tampered / "static.tar.gz")
     path.write_bytes(path.read_bytes() + b"x")
-    proc = otap("deploy", STAGE, tampered, check=False)
+    proc = otap("release", "deploy", STAGE, tampered, check=False)
     assert proc.returncode == 1
     assert proc.stderr.strip().startswith(f"otap: error: checksum mismatch in release {tampered}")
     assert current(stage) == running
@@ -215,29 +215,29 @@ def test_a_tampered_release_is_refused_before_upload(up, stage, built):
 @pytest.mark.control("DEP-05")
 def test_rollback_and_the_record_of_releases(up, stage, built):
     before = current(stage)
-    proc = otap("rollback", STAGE, timeout=300)
+    proc = otap("release", "rollback", STAGE, timeout=300)
     after = current(stage)
     assert after != before
     assert f"release {after} answers over HTTPS" in proc.stdout
-    listing = otap("releases", STAGE).stdout
+    listing = otap("release", "list", STAGE).stdout
     assert f"{after}" in listing and "current" in listing and "verified" in listing
     assert "failed" in listing  # the broken ones are on record
-    otap("rollback", STAGE, timeout=300)
+    otap("release", "rollback", STAGE, timeout=300)
     assert current(stage) == before
 
 
 @pytest.mark.control("DEP-05")
 def test_promotion_to_a_stage_not_bootstrapped_is_one_sentence(up, stage):
-    proc = otap("promote", STAGE, "test", check=False)
+    proc = otap("release", "promote", STAGE, "test", check=False)
     err = proc.stderr.strip()
     assert proc.returncode == 1 and len(err.splitlines()) == 1, err
-    proc = otap("promote", STAGE, "acceptance", check=False)
+    proc = otap("release", "promote", STAGE, "acceptance", check=False)
     assert "out of order" in proc.stderr
 
 
 @pytest.mark.control("DEP-05")
 def test_verify_passes_with_the_app_deployed(up, stage):
-    proc = otap("verify", STAGE, "--", "-rs", timeout=600)
+    proc = otap("stage", "verify", STAGE, "--", "-rs", timeout=600)
     assert "no release deployed" not in proc.stdout
 
 

@@ -3,7 +3,7 @@ check run on backup1, the drill finds the backup identical, and a wiped database
 
 One bring-up for the module (conftest's `lab`), then `otap up` (converge with roles
 backup_server and backup_client, deploy with demo data). Everything goes through
-`otap backup development …` as a person would, and is checked on the hosts over SSH.
+`otap backup … development` as a person would, and is checked on the hosts over SSH.
 """
 
 import base64
@@ -117,13 +117,13 @@ def test_backup_now_reaches_the_offsite_host(up, stage):
     timer = ssh(stage, "db1", "systemctl is-active safecoach-backup.timer").stdout.strip()
     assert timer == "active"
     before = snapshot_files(stage)
-    proc = otap("backup", STAGE, "now", timeout=900)
+    proc = otap("backup", "now", STAGE, timeout=900)
     assert "safecoach-backup.service succeeded" in proc.stdout
     after = snapshot_files(stage)
     assert len(after) > len(before), "a new snapshot is on backup1"
-    listed = otap("backup", STAGE, "snapshots").stdout
+    listed = otap("backup", "snapshots", STAGE).stdout
     assert "/safecoach.pgdump" in listed and "db1" in listed
-    status = otap("backup", STAGE, "status")
+    status = otap("backup", "status", STAGE)
     assert "Backups are current." in status.stdout
 
 
@@ -181,7 +181,7 @@ def test_server_side_retention_and_check_run_on_the_backup_host(up, stage):
 
 @pytest.mark.control("BK-12")
 def test_drill_finds_the_backup_identical(up, stage):
-    proc = otap("backup", STAGE, "drill", timeout=900)
+    proc = otap("backup", "drill", STAGE, timeout=900)
     assert "Drill passed" in proc.stdout and "matches the live database" in proc.stdout
     leftovers = ssh(
         stage,
@@ -198,13 +198,13 @@ def test_destroy_and_restore_brings_the_app_data_back(up, stage):
     carla.sign_in()
     before = carla.messages()
     assert before, "Carla's dialogue has messages to lose"
-    otap("backup", STAGE, "now", timeout=900)
+    otap("backup", "now", STAGE, timeout=900)
     wipe = (
         "sudo -u postgres psql -X -q -v ON_ERROR_STOP=1 -c 'DROP DATABASE safecoach WITH (FORCE)'"
     )
     ssh(stage, "db1", wipe)
     assert Browser(stage, "carla@demo.safecoach.test").get("/healthz")[0] != 200
-    proc = otap("backup", STAGE, "restore", "--replace", timeout=900)
+    proc = otap("backup", "restore", STAGE, "--replace", timeout=900)
     assert "answers over HTTPS" in proc.stdout
     again = Browser(stage, "carla@demo.safecoach.test")
     again.sign_in()
@@ -217,4 +217,4 @@ def test_destroy_and_restore_brings_the_app_data_back(up, stage):
         "WHERE datname = 'safecoach'\"",
     ).stdout.strip()
     assert owner == "safecoach"
-    otap("backup", STAGE, "now", timeout=900)
+    otap("backup", "now", STAGE, timeout=900)

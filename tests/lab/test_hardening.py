@@ -191,7 +191,7 @@ def test_second_converge_changes_nothing(converged, stage):
 
 def test_verify_passes(converged):
     t = time.monotonic()
-    out = otap("verify", STAGE, check=False, timeout=900)
+    out = otap("stage", "verify", STAGE, check=False, timeout=900)
     if os.environ.get("OTAP_KEEP_LOGS"):
         (Path(os.environ["OTAP_KEEP_LOGS"]) / "verify.log").write_text(out.stdout + out.stderr)
     FIGURES["verify (s)"] = round(time.monotonic() - t)
@@ -318,7 +318,7 @@ def test_a_rule_set_that_locks_the_controller_out_rolls_back(converged, stage):
     log = ssh(stage, stage.bastion.name, "sudo journalctl -t sc-firewall -n 5 --no-pager").stdout
     assert "rolled back" in log
     # The right rules go back on with a normal converge of the bastion.
-    otap("converge", STAGE, "--limit", stage.bastion.name, "--tags", "firewall")
+    otap("stage", "converge", STAGE, "--limit", stage.bastion.name, "--tags", "firewall")
     assert ssh(stage, stage.bastion.name, "sudo /usr/local/sbin/sc-firewall pending",
                check=False).returncode == 1  # fmt: skip
 
@@ -405,8 +405,8 @@ def test_ssh_audit_finds_no_failure_or_warning(converged, stage):
 def test_otap_patch_reaches_the_hardened_hosts(converged, stage):
     """pyinfra through OpenSSH (paramiko speaks none of the hardened key exchanges)."""
     t = time.monotonic()
-    out = otap("patch", STAGE, timeout=900)
-    FIGURES["otap patch development (s)"] = round(time.monotonic() - t)
+    out = otap("stage", "patch", STAGE, timeout=900)
+    FIGURES["otap stage patch development (s)"] = round(time.monotonic() - t)
     assert "updates installed" in out.stdout
     log = (stage.state_dir / "patch.log").read_text()
     assert "OTAP-01 | test takes every update first" in log

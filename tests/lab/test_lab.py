@@ -51,9 +51,9 @@ def test_up_again_changes_nothing(lab, stage):
 
 
 def test_bootstrap_twice_changes_nothing_the_second_time(lab, stage):
-    first = otap("bootstrap", STAGE)
+    first = otap("stage", "bootstrap", STAGE)
     assert "changed=0" not in first.stdout.splitlines()[-1]
-    second = otap("bootstrap", STAGE)
+    second = otap("stage", "bootstrap", STAGE)
     assert second.stdout.splitlines()[-1].endswith("changed=0")
 
 

@@ -24,9 +24,10 @@ def otap_env(env: dict, *args: str) -> subprocess.CompletedProcess:
     )
 
 
-def one_sentence(proc: subprocess.CompletedProcess) -> str:
+def one_sentence(proc: subprocess.CompletedProcess, status: int = 1) -> str:
+    """The one line on stderr of a command that failed (1) or was asked wrongly (2)."""
     lines = [line for line in proc.stderr.splitlines() if line.strip()]
-    assert proc.returncode == 1, proc.stdout + proc.stderr
+    assert proc.returncode == status, proc.stdout + proc.stderr
     assert len(lines) == 1 and lines[0].startswith("otap: error: "), proc.stderr
     return lines[0]
 
@@ -61,10 +62,11 @@ def test_a_range_in_use_is_refused_before_anything_is_made(stage, clean):
 
 
 def test_lab_commands_refuse_a_real_stage(stage):
-    assert "not a lab stage" in one_sentence(otap_env({}, "lab", "up", "production"))
+    assert "not a lab stage" in one_sentence(otap_env({}, "lab", "up", "production"), status=2)
 
 
 def test_commands_on_a_stage_that_is_down(stage, clean):
-    for command in (["bootstrap", STAGE], ["converge", STAGE], ["verify", STAGE]):
+    for verb in ("bootstrap", "converge", "verify"):
+        command = ["stage", verb, STAGE]
         message = one_sentence(otap_env({}, *command))
         assert f"run `otap lab up {STAGE}`" in message, command

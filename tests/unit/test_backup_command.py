@@ -5,7 +5,7 @@ import yaml
 
 from provisioning import cli
 from provisioning.ops import backup
-from provisioning.stage import OtapError
+from provisioning.stage import OtapError, UsageError
 from provisioning.stage.paths import REPO
 
 pytestmark = [pytest.mark.unit, pytest.mark.control("BK-12")]
@@ -17,26 +17,43 @@ def run_cli(capsys, *argv):
     return code, out.out, out.err
 
 
-def test_a_wrong_subcommand_is_one_sentence(capsys):
-    code, _, err = run_cli(capsys, "backup", "development", "forget")
-    assert code == 1
-    assert err.strip() == (
-        "otap: error: otap backup has no subcommand 'forget'; use one of now, status, drill, "
-        "snapshots, restore."
-    )
+def usage_error(capsys, *argv) -> str:
+    with pytest.raises(SystemExit) as info:
+        cli.main(list(argv))
+    assert info.value.code == 2
+    return capsys.readouterr().err
+
+
+def test_a_wrong_verb_is_a_usage_error(capsys):
+    assert "invalid choice: 'forget'" in usage_error(capsys, "backup", "forget", "development")
+    assert backup.check_action("now") == "now"
+    with pytest.raises(UsageError, match="has no subcommand 'forget'; use one of now, status"):
+        backup.check_action("forget")
+
+
+def test_a_wrong_verb_in_the_old_spelling_is_a_usage_error(capsys):
+    assert "invalid choice: 'forget'" in usage_error(capsys, "backup", "development", "forget")
 
 
 def test_restore_options_belong_to_restore(capsys):
-    code, _, err = run_cli(capsys, "backup", "development", "now", "--replace")
-    assert code == 1 and "belong to `otap backup STAGE restore`" in err
-    assert len(err.strip().splitlines()) == 1
+    err = usage_error(capsys, "backup", "now", "development", "--replace")
+    assert "unrecognized arguments: --replace" in err
+    with pytest.raises(UsageError, match="belong to `otap backup restore STAGE`"):
+        backup.backup(None, "now", replace=True)
 
 
-def test_the_parser_takes_restore_options():
-    args = cli.build_parser().parse_args(
-        ["backup", "test", "restore", "--snapshot", "abcdef12", "--as", "sc_copy", "--replace"]
-    )
-    assert (args.stage, args.action, args.snapshot, args.name, args.replace) == (
+@pytest.mark.parametrize(
+    "argv",
+    [
+        ["backup", "restore", "test", "--snapshot", "abcdef12", "--as", "sc_copy", "--replace"],
+        ["backup", "test", "restore", "--snapshot", "abcdef12", "--as", "sc_copy", "--replace"],
+        ["backup", "--snapshot", "abcdef12", "test", "restore", "--as", "sc_copy", "--replace"],
+    ],
+    ids=["new", "old", "old-options-first"],
+)
+def test_the_parser_takes_restore_options(argv):
+    args = cli.parse(cli.build_parser(), argv)
+    assert (args.stage, args.verb, args.snapshot, args.name, args.replace) == (
         "test",
         "restore",
         "abcdef12",
@@ -44,6 +61,9 @@ def test_the_parser_takes_restore_options():
         True,
     )
     assert args.func is cli.cmd_backup
+    assert getattr(args, "deprecated", None) == (
+        None if argv[1] == "restore" else "backup STAGE ACTION"
+    )
 
 
 def test_restore_names():
@@ -60,16 +80,16 @@ def test_restore_names():
 
 def test_a_stage_without_its_pinned_keys_is_one_sentence(tmp_path, monkeypatch, capsys):
     monkeypatch.setenv("OTAP_STATE_ROOT", str(tmp_path))
-    code, _, err = run_cli(capsys, "backup", "development", "status")
+    code, _, err = run_cli(capsys, "backup", "status", "development")
     assert code == 1
-    assert "has no pinned host keys" in err and "otap bootstrap development" in err
+    assert "has no pinned host keys" in err and "otap stage bootstrap development" in err
     assert len(err.strip().splitlines()) == 1
 
 
 def test_an_unknown_client_is_named(tmp_path, monkeypatch, capsys):
     monkeypatch.setenv("OTAP_STATE_ROOT", str(tmp_path))
-    code, _, err = run_cli(capsys, "backup", "development", "status", "--host", "web1")
-    assert code == 1
+    code, _, err = run_cli(capsys, "backup", "status", "development", "--host", "web1")
+    assert code == 2
     assert "web1 is not a backup client of stage development; clients: db1." in err
 
 

@@ -69,7 +69,7 @@ def manifest(dirty=False):
 
 def test_acceptance_and_production_take_releases_only_by_promotion():
     for name, before in (("acceptance", "test"), ("production", "acceptance")):
-        with pytest.raises(OtapError, match=f"otap promote {before} {name}"):
+        with pytest.raises(OtapError, match=f"otap release promote {before} {name}"):
             deploy.check_direct_deploy(load_stage(name), manifest())
     deploy.check_direct_deploy(load_stage("test"), manifest())
     deploy.check_direct_deploy(load_stage("development"), manifest())
@@ -87,7 +87,7 @@ def test_verified_lists_each_release_once():
 
 
 def test_cli_promotion_out_of_order_is_one_line_without_connecting(capsys):
-    assert cli.main(["promote", "test", "production"]) == 1
+    assert cli.main(["release", "promote", "test", "production"]) == 2
     err = capsys.readouterr().err.strip()
     assert len(err.splitlines()) == 1
     assert err.startswith("otap: error: promotion from test to production is out of order")
@@ -95,7 +95,7 @@ def test_cli_promotion_out_of_order_is_one_line_without_connecting(capsys):
 
 def test_cli_unknown_release_is_one_line(capsys, tmp_path, monkeypatch):
     monkeypatch.setenv("OTAP_RELEASES", str(tmp_path))
-    assert cli.main(["deploy", "development", "9.9.9-0000000"]) == 1
+    assert cli.main(["release", "deploy", "development", "9.9.9-0000000"]) == 2
     err = capsys.readouterr().err.strip()
     assert len(err.splitlines()) == 1 and "does not exist" in err
 
@@ -105,7 +105,7 @@ def test_cli_direct_deploy_to_production_is_refused(capsys, tmp_path, monkeypatc
 
     monkeypatch.setenv("OTAP_RELEASES", str(tmp_path))
     make_release(tmp_path)
-    assert cli.main(["deploy", "production"]) == 1
+    assert cli.main(["release", "deploy", "production"]) == 1
     err = capsys.readouterr().err.strip()
     assert "takes releases only by promotion" in err
 

@@ -83,7 +83,7 @@ files.put(
     mode="644",
 )
 
-# BOOT-06 | host keys into the stage's known_hosts: read here, merged by `otap bootstrap`.
+# BOOT-06 | host keys into the stage's known_hosts: read here, merged by `otap stage bootstrap`.
 _keys = host.get_fact(Command, "cat /etc/ssh/ssh_host_*_key.pub") or ""
 _out = Path(host.data.host_keys_dir)
 _out.mkdir(parents=True, exist_ok=True)

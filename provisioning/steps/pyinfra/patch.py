@@ -1,4 +1,4 @@
-"""`otap patch`: on test every update; elsewhere only the pinned, soaked versions (OTAP-01)."""
+"""`otap stage patch`: on test every update; elsewhere only the pinned, soaked versions (OTAP-01)."""
 
 import json
 import os
