@@ -13,6 +13,7 @@ import yaml
 
 from backup import config as backup_config
 from provisioning.stage.paths import REPO
+from tests.unit.shared_vars import shared_values
 
 pytestmark = [pytest.mark.unit, pytest.mark.control("BK-07")]
 
@@ -44,9 +45,15 @@ def _defaults(folder) -> dict:
     return yaml.safe_load((folder / "defaults" / "main.yml").read_text())
 
 
+def _port(name, value) -> bool:
+    return name.endswith("_port") and isinstance(value, str) and "{{" in value
+
+
 def _render(folder, name: str, **extra) -> str:
     env = _env(folder)
-    values = {**_defaults(folder), "ansible_managed": "managed", **extra}
+    values = {**shared_values(), **_defaults(folder), "ansible_managed": "managed", **extra}
+    # defaults that name another role's shared value (backup_client_server_port), as Ansible would
+    values.update({k: env.from_string(v).render(values) for k, v in values.items() if _port(k, v)})
     env.globals["lookup"] = lambda _kind, template: env.get_template(template).render(values)
     return env.get_template(name).render(values)
 
