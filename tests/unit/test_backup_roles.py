@@ -13,6 +13,7 @@ import yaml
 
 from backup import config as backup_config
 from provisioning.stage.paths import REPO
+from tests.unit import sandbox
 from tests.unit.shared_vars import shared_values
 
 pytestmark = [pytest.mark.unit, pytest.mark.control("BK-07")]
@@ -54,6 +55,9 @@ def _render(folder, name: str, **extra) -> str:
     values = {**shared_values(), **_defaults(folder), "ansible_managed": "managed", **extra}
     # defaults that name another role's shared value (backup_client_server_port), as Ansible would
     values.update({k: env.from_string(v).render(values) for k, v in values.items() if _port(k, v)})
+    # the directives role systemd_sandbox renders into the role's fact
+    role = folder.name
+    values.setdefault(f"{role}_sandbox", sandbox.render(role, f"{role}_sandbox", values))
     env.globals["lookup"] = lambda _kind, template: env.get_template(template).render(values)
     return env.get_template(name).render(values)
 
