@@ -4,8 +4,6 @@ A role includes systemd_sandbox with its own vars (tasks/*.yml); this renders th
 with those vars the way Ansible would, for the unit tests that render the role's templates.
 """
 
-from pathlib import Path
-
 import jinja2
 import yaml
 
@@ -45,7 +43,3 @@ def render(role: str, fact: str, values: dict | None = None) -> str:
 
 def directives(text: str) -> list[str]:
     return [line for line in text.splitlines() if line and not line.startswith("#")]
-
-
-def unit_file(path: Path) -> str:
-    return path.read_text()
