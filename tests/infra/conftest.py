@@ -68,8 +68,15 @@ def inv_host(host, stage):
 
 @pytest.fixture(scope="session")
 def role_defaults():
+    """A role's defaults and the values every role sees (playbook-level group_vars/all beside
+    site.yml: the ports and paths a role exposes to every host, such as postgresql_port)."""
+
     def load(role: str) -> dict:
-        return yaml.safe_load((REPO / "roles" / role / "defaults" / "main.yml").read_text())
+        shared: dict = {}
+        for path in sorted((REPO / "group_vars" / "all").glob("*.yml")):
+            shared.update(yaml.safe_load(path.read_text()) or {})
+        own = yaml.safe_load((REPO / "roles" / role / "defaults" / "main.yml").read_text())
+        return {**shared, **own}
 
     return load
 

@@ -6,6 +6,7 @@ import yaml
 
 from provisioning.stage import load_stage
 from provisioning.stage.paths import REPO
+from tests.unit.shared_vars import resolve, shared_values
 
 _spec = importlib.util.spec_from_file_location(
     "safecoach_firewall", REPO / "roles/firewall/filter_plugins/safecoach_firewall.py"
@@ -13,7 +14,10 @@ _spec = importlib.util.spec_from_file_location(
 fw = importlib.util.module_from_spec(_spec)
 _spec.loader.exec_module(fw)
 
-DEFAULTS = yaml.safe_load((REPO / "roles/firewall/defaults/main.yml").read_text())
+# The role's defaults as Ansible sees them: service ports from the roles that own them.
+DEFAULTS = resolve(
+    yaml.safe_load((REPO / "roles/firewall/defaults/main.yml").read_text()), shared_values()
+)
 
 
 def stage_data(name: str) -> dict:

@@ -13,6 +13,8 @@ import yaml
 
 from backup import config as backup_config
 from provisioning.stage.paths import REPO
+from tests.unit import sandbox
+from tests.unit.shared_vars import shared_values
 
 pytestmark = [pytest.mark.unit, pytest.mark.control("BK-07")]
 
@@ -44,9 +46,18 @@ def _defaults(folder) -> dict:
     return yaml.safe_load((folder / "defaults" / "main.yml").read_text())
 
 
+def _port(name, value) -> bool:
+    return name.endswith("_port") and isinstance(value, str) and "{{" in value
+
+
 def _render(folder, name: str, **extra) -> str:
     env = _env(folder)
-    values = {**_defaults(folder), "ansible_managed": "managed", **extra}
+    values = {**shared_values(), **_defaults(folder), "ansible_managed": "managed", **extra}
+    # defaults that name another role's shared value (backup_client_server_port), as Ansible would
+    values.update({k: env.from_string(v).render(values) for k, v in values.items() if _port(k, v)})
+    # the directives role systemd_sandbox renders into the role's fact
+    role = folder.name
+    values.setdefault(f"{role}_sandbox", sandbox.render(role, f"{role}_sandbox", values))
     env.globals["lookup"] = lambda _kind, template: env.get_template(template).render(values)
     return env.get_template(name).render(values)
 
@@ -172,3 +183,35 @@ def test_rest_server_is_append_only_and_retention_runs_on_the_server():
         in forget
     )
     assert "PrivateNetwork=yes" in forget and "User=restic-rest-server" in forget
+
+
+@pytest.mark.control("BK-10")
+def test_the_wrapper_s_wheel_holds_the_package_and_installs_where_the_commands_look(tmp_path):
+    # What role backup_client does: pip wheel on the controller, pip install --target on the host.
+    import sys
+
+    def build(folder):
+        subprocess.run(
+            [sys.executable, "-m", "pip", "wheel", "--no-deps", "--disable-pip-version-check",
+             "--quiet", "--wheel-dir", str(folder), str(REPO / "backup")],
+            check=True, capture_output=True, timeout=300,
+        )  # fmt: skip
+        (wheel,) = folder.glob("safecoach_backup-*.whl")
+        return wheel
+
+    first, second = build(tmp_path / "one"), build(tmp_path / "two")
+    assert first.read_bytes() == second.read_bytes(), "the same code gives the same wheel"
+    target = tmp_path / "lib"
+    subprocess.run(
+        [sys.executable, "-m", "pip", "install", "--no-index", "--no-deps", "--upgrade",
+         "--disable-pip-version-check", "--quiet", "--target", str(target), str(first)],
+        check=True, capture_output=True, timeout=300,
+    )  # fmt: skip
+    modules = sorted(p.name for p in (REPO / "backup").glob("*.py"))
+    assert sorted(p.name for p in (target / "backup").glob("*.py")) == modules
+    assert not (target / "backup" / "tests").exists(), "the tests stay out"
+    tasks = (CLIENT / "tasks" / "main.yml").read_text()
+    assert "fileglob', role_path" not in tasks, "no copies of the checkout's files"
+    assert "/usr/bin/python3\n          - -m\n          - pip\n          - install" in tasks
+    script = _render(CLIENT, "safecoach-backup.j2", **CLIENT_VARS)
+    assert 'sys.path.insert(0, "/usr/local/lib/safecoach-backup")' in script

@@ -1,9 +1,12 @@
-"""Stage folders differ only in addresses, sizes and secrets (and the lab's own switches)."""
+"""Stage folders differ only in addresses, sizes and secrets (and the lab's own switches).
+
+What every stage shares lives once, in the playbook-level group_vars/ beside site.yml.
+"""
 
 import pytest
 import yaml
 
-from provisioning.stage.paths import INVENTORIES
+from provisioning.stage.paths import INVENTORIES, REPO
 
 pytestmark = pytest.mark.unit
 
@@ -18,11 +21,6 @@ PER_STAGE = {
     "admins",  # secrets: who holds a key
     "host_size",  # sizes
     "public_name",  # addresses: the site's name
-    "secret_key",  # secrets
-    "db_app_password",  # secrets
-    "sms_token",  # secrets
-    "backup_rest_key",  # secrets
-    "backup_repository_key",  # secrets
     "egress",  # addresses (outside services the firewall lets hosts reach)
 }
 
@@ -71,3 +69,24 @@ def test_hosts_carry_addresses_only():
 def test_no_real_stage_uses_the_forbidden_documentation_range():
     for stage in STAGES:
         assert "192.0.2." not in (INVENTORIES / stage / "hosts.yml").read_text()
+
+
+SHARED = REPO / "group_vars" / "all"
+
+
+def test_shared_values_live_once_beside_site_yml():
+    # How tools reach the hosts and the names of the secrets: once, for every stage.
+    assert (SHARED / "connection.yml").is_file() and (SHARED / "secrets.yml").is_file()
+    shared = {}
+    for path in SHARED.glob("*.yml"):
+        shared.update(yaml.safe_load(path.read_text()) or {})
+    assert {"ansible_ssh_common_args", "otap_state_dir", "secret_key"} <= set(shared)
+    for stage in STAGES:
+        folder = INVENTORIES / stage / "group_vars"
+        assert not list(folder.rglob("connection.yml")), stage
+        assert not list(folder.rglob("secrets.yml")), stage
+        for path in folder.rglob("*.yml"):
+            if path.name == "vault.yml":
+                continue
+            again = set(yaml.safe_load(path.read_text()) or {}) & set(shared)
+            assert not again, f"{stage}: {path.name} repeats {again}"
