@@ -1,9 +1,9 @@
 """otap: stages, the local lab, day-0 bootstrap, converge, verify, releases and backups.
 
 One shape for every command: `otap NOUN VERB [STAGE] …` (lab, stage, release, backup), and the
-main job `otap up`. Every command has --help; the exit statuses are in EPILOG. The spellings
-before issue 14 (`otap converge STAGE`, `otap releases STAGE`, `otap backup STAGE now` …) still
-work for one release, with one line on stderr naming the new spelling (OLD_SPELLINGS).
+main job `otap up`. Every command has --help; the exit statuses are in EPILOG. The older
+spellings (`otap converge STAGE`, `otap releases STAGE`, `otap backup STAGE now` …) still work for
+one release, with one line on stderr naming the new spelling (OLD_SPELLINGS).
 """
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""Day 0 (otap bootstrap): admins, sudo, host name, /etc/hosts, apt proxy, pinned host keys."""
+"""Day 0 (otap stage bootstrap): admins, sudo, host name, /etc/hosts, apt proxy, pinned host keys."""
 
 import pytest
 

@@ -94,7 +94,7 @@ def test_ansible_uses_the_stage_s_ssh_config(tmp_path):
 
 def test_testinfra_s_ansible_backend_sees_the_shared_values(tmp_path, monkeypatch):
     # testinfra's ansible:// backend runs `ansible-inventory --list`, which takes the playbook
-    # directory from ANSIBLE_PLAYBOOK_DIR (otap verify itself uses ssh:// and the ssh_config).
+    # directory from ANSIBLE_PLAYBOOK_DIR (otap stage verify itself uses ssh:// and the ssh_config).
     from testinfra.utils.ansible_runner import AnsibleRunner
 
     for key, value in {**ENV, "ANSIBLE_PLAYBOOK_DIR": str(REPO)}.items():

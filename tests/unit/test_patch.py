@@ -1,4 +1,4 @@
-"""otap patch: acceptance and production take only what has run on test for the soak time."""
+"""otap stage patch: acceptance and production take only what has run on test for the soak time."""
 
 import datetime as dt
 
