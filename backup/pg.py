@@ -147,17 +147,23 @@ def restore_stream(
     ]
     restore_env = {**os.environ, **pg_env(db)}
     dumper = subprocess.Popen(
-        dump_cmd, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+        dump_cmd,
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
         env=dump_env,
-    )  # fmt: skip
+    )
     dump_err: list[bytes] = []
     t = threading.Thread(target=lambda: dump_err.append(dumper.stderr.read()), daemon=True)
     t.start()
     try:
         restorer = subprocess.Popen(
-            restore_cmd, stdin=dumper.stdout, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+            restore_cmd,
+            stdin=dumper.stdout,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
             env=restore_env,
-        )  # fmt: skip
+        )
     except FileNotFoundError:
         dumper.kill()
         dumper.wait()

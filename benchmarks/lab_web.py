@@ -174,8 +174,11 @@ def main() -> int:
     def ssh(command: str, stdin: str | None = None) -> str:
         proc = subprocess.run(
             ["ssh", "-F", config, web.name, command],
-            input=stdin, capture_output=True, text=True, timeout=600,
-        )  # fmt: skip
+            input=stdin,
+            capture_output=True,
+            text=True,
+            timeout=600,
+        )
         if proc.returncode != 0:
             raise SystemExit(f"ssh {web.name} {command!r} failed: {proc.stderr.strip()}")
         return proc.stdout

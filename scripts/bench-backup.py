@@ -167,15 +167,20 @@ textfile_dir = "{work}/metrics"
         shutil.rmtree(work, ignore_errors=True)
 
     mib = 1024 * 1024
-    print(f"machine: {platform.node()} {platform.machine()}, {os.cpu_count()} cores, "
-          f"{platform.platform()}, Python {platform.python_version()}")  # fmt: skip
+    print(
+        f"machine: {platform.node()} {platform.machine()}, {os.cpu_count()} cores, "
+        f"{platform.platform()}, Python {platform.python_version()}"
+    )
     version = subprocess.run([restic, "version"], capture_output=True, text=True, check=False)  # noqa: S603
     print(version.stdout.strip())
-    print(f"data: {args.messages} messages, database {size / mib:.1f} MiB "
-          f"(filled in {t_fill:.1f} s)")  # fmt: skip
+    print(
+        f"data: {args.messages} messages, database {size / mib:.1f} MiB (filled in {t_fill:.1f} s)"
+    )
     print(f"first backup:        {first:6.2f} s, repository {repo_size / mib:.1f} MiB")
-    print(f"incremental backup:  {second:6.2f} s, repository grew "
-          f"{(repo_size2 - repo_size) / mib:.2f} MiB (+1% rows)")  # fmt: skip
+    print(
+        f"incremental backup:  {second:6.2f} s, repository grew "
+        f"{(repo_size2 - repo_size) / mib:.2f} MiB (+1% rows)"
+    )
     print(f"restore (RTO, db):   {restore:6.2f} s  (restic dump | pg_restore into a new database)")
     print(f"drill:               {drill:6.2f} s  (restore + compare counts and checksums + drop)")
     print(f"check --read-all:    {check:6.2f} s")

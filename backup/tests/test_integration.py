@@ -183,8 +183,9 @@ def test_local_repository_full_cycle(
 
 
 @pytest.mark.control("BK-03")
-def test_rest_server_append_only_refuses_forget(capsys, make_config, database_section, rest_server,
-                                               tmp_path):  # fmt: skip
+def test_rest_server_append_only_refuses_forget(
+    capsys, make_config, database_section, rest_server, tmp_path
+):
     rest_pw = tmp_path / "rest-pw"
     rest_pw.write_text(rest_server.password)
     rest_pw.chmod(0o600)
@@ -300,8 +301,9 @@ def test_dump_failing_midway_saves_no_snapshot(
 ):
     # a real pg_dump whose output is cut off after 4 kB, then a non-zero exit
     broken = tmp_path / "pg_dump_broken"
-    broken.write_text('#!/bin/sh\npg_dump "$@" | head -c 4096\necho "pg_dump: error: cut" >&2\n'
-                      "exit 1\n")  # fmt: skip
+    broken.write_text(
+        '#!/bin/sh\npg_dump "$@" | head -c 4096\necho "pg_dump: error: cut" >&2\nexit 1\n'
+    )
     broken.chmod(0o755)
     good = make_config(database=database_section)
     assert run_cli(capsys, good, "init")[0] == 0
@@ -342,11 +344,23 @@ def _hold_lock(config: Path, seconds: int) -> subprocess.Popen:
     """A real restic backup that holds a (shared) lock while its command sleeps."""
     cfg = load(config)
     proc = subprocess.Popen(
-        [cfg.repository.restic, "backup", "--tag", "holder", "--stdin-filename", "hold",
-         "--stdin-from-command", "--", "sleep", str(seconds)],
-        env=restic_env(config), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        [
+            cfg.repository.restic,
+            "backup",
+            "--tag",
+            "holder",
+            "--stdin-filename",
+            "hold",
+            "--stdin-from-command",
+            "--",
+            "sleep",
+            str(seconds),
+        ],
+        env=restic_env(config),
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
         start_new_session=True,
-    )  # fmt: skip
+    )
     locks_dir = Path(cfg.repository.url) / "locks"
     deadline = time.monotonic() + 15
     while not any(locks_dir.iterdir()):
@@ -468,8 +482,9 @@ def test_sigterm_during_backup_stops_cleanly(make_config, database_section, tmp_
     env = {**os.environ, "SAFECOACH_BACKUP_CONFIG": str(cfg)}
     cmd = [sys.executable, "-m", "backup.cli"]
     assert subprocess.run([*cmd, "init"], env=env, capture_output=True, check=False).returncode == 0
-    proc = subprocess.Popen([*cmd, "run"], env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                            text=True)  # fmt: skip
+    proc = subprocess.Popen(
+        [*cmd, "run"], env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+    )
     locks = Path(load(cfg).repository.url) / "locks"
     deadline = time.monotonic() + 15
     while not any(locks.iterdir()):
@@ -519,11 +534,25 @@ def test_full_disk_is_a_sentence_and_saves_no_snapshot(make_config, files_dir, t
         '"$2" -m backup.cli -q snapshots --json >"$3/snaps.json"\n'
     )
     proc = subprocess.run(
-        ["unshare", "-m", "--propagation", "private", "sh", "-c", script, "sh", str(repo), py,
-         str(tmp_path)],
-        env={**os.environ, "SAFECOACH_BACKUP_CONFIG": str(cfg)}, capture_output=True, text=True,
-        timeout=120, check=False,
-    )  # fmt: skip
+        [
+            "unshare",
+            "-m",
+            "--propagation",
+            "private",
+            "sh",
+            "-c",
+            script,
+            "sh",
+            str(repo),
+            py,
+            str(tmp_path),
+        ],
+        env={**os.environ, "SAFECOACH_BACKUP_CONFIG": str(cfg)},
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
     assert proc.returncode == 0, f"could not set up the small disk: {proc.stderr}"
     err = (tmp_path / "run.err").read_text()
     assert (tmp_path / "run.rc").read_text().strip() == "1", err

@@ -135,8 +135,14 @@ def test_no_secret_on_any_command_line(config):
     assert db_env["PGPASSWORD"] == DB_SECRET
     assert "--stdin-from-command" in db_argv
     tail = db_argv[db_argv.index("--") + 1 :]
-    assert tail == ["pg_dump", "--format=custom", "--compress=0", "--no-password", "--dbname",
-                    "safecoach"]  # fmt: skip
+    assert tail == [
+        "pg_dump",
+        "--format=custom",
+        "--compress=0",
+        "--no-password",
+        "--dbname",
+        "safecoach",
+    ]
     assert db_argv[:2] == ["restic", "--json"]
     assert db_argv[db_argv.index("--host") : db_argv.index("--host") + 2] == ["--host", "db1"]
     files_argv, files_env = runner.calls[1]
@@ -149,9 +155,13 @@ def test_env_scrubs_callers_restic_variables(tmp_path):
     r = repo(tmp_path)
     env = build_env(
         r,
-        base={"PATH": "/bin", "RESTIC_PASSWORD": "leak", "RESTIC_REPOSITORY": "/elsewhere",
-              "AWS_SECRET_ACCESS_KEY": "leak"},
-    )  # fmt: skip
+        base={
+            "PATH": "/bin",
+            "RESTIC_PASSWORD": "leak",
+            "RESTIC_REPOSITORY": "/elsewhere",
+            "AWS_SECRET_ACCESS_KEY": "leak",
+        },
+    )
     assert env["PATH"] == "/bin"
     assert "RESTIC_PASSWORD" not in env
     assert "AWS_SECRET_ACCESS_KEY" not in env
@@ -160,8 +170,12 @@ def test_env_scrubs_callers_restic_variables(tmp_path):
 
 
 def test_argv_uses_no_cache_unless_a_cache_dir_is_set(tmp_path):
-    assert build_argv(repo(tmp_path), ["snapshots"]) == ["restic", "--json", "--no-cache",
-                                                          "snapshots"]  # fmt: skip
+    assert build_argv(repo(tmp_path), ["snapshots"]) == [
+        "restic",
+        "--json",
+        "--no-cache",
+        "snapshots",
+    ]
     r = repo(tmp_path, cache_dir=tmp_path / "c", restic="/opt/restic")
     assert build_argv(r, ["init"], json_output=False) == ["/opt/restic", "init"]
 
@@ -237,8 +251,10 @@ def test_no_retry_when_disabled_or_other_error(tmp_path):
 
 def _explain(tmp_path, code, stderr="", message=None):
     msgs = [{"message_type": "exit_error", "code": code, "message": message}] if message else []
-    return explain(Result(["restic", "--json", "backup"], code, msgs, stderr=stderr),
-                   repo(tmp_path, rest_username="db1"))  # fmt: skip
+    return explain(
+        Result(["restic", "--json", "backup"], code, msgs, stderr=stderr),
+        repo(tmp_path, rest_username="db1"),
+    )
 
 
 def test_explain_sentences(tmp_path):
@@ -390,8 +406,13 @@ def test_progress_lines_are_throttled(tmp_path):
         clock=lambda: now[0],
     )
     show = commands._ProgressPrinter(ctx, "backup files")
-    status = {"message_type": "status", "bytes_done": 3 * 1024**2, "total_bytes": 6 * 1024**2,
-              "percent_done": 0.5, "seconds_elapsed": 12}  # fmt: skip
+    status = {
+        "message_type": "status",
+        "bytes_done": 3 * 1024**2,
+        "total_bytes": 6 * 1024**2,
+        "percent_done": 0.5,
+        "seconds_elapsed": 12,
+    }
     for t in (1, 5, 11, 12, 25):
         now[0] = t
         show(status)

@@ -334,10 +334,20 @@ def build(allow_dirty: bool = False, root: Path | None = None, say=say) -> Relea
         _manage(["compiletranslations"], "compiling the translations")
         say(f"release {release_id}: building the wheel")
         _run(
-            [sys.executable, "-m", "pip", "wheel", "--no-deps", "--disable-pip-version-check",
-             "--quiet", "--wheel-dir", str(work), str(REPO)],
+            [
+                sys.executable,
+                "-m",
+                "pip",
+                "wheel",
+                "--no-deps",
+                "--disable-pip-version-check",
+                "--quiet",
+                "--wheel-dir",
+                str(work),
+                str(REPO),
+            ],
             "building the app's wheel",
-        )  # fmt: skip
+        )
         wheels = list(work.glob("safecoach-*.whl"))
         if len(wheels) != 1:
             raise OtapError("building the app's wheel gave no single safecoach wheel.")
@@ -346,11 +356,24 @@ def build(allow_dirty: bool = False, root: Path | None = None, say=say) -> Relea
         reqs.write_text(runtime_requirements())
         wheelhouse = work / "wheelhouse"
         cmd = [
-            sys.executable, "-m", "pip", "download", "--quiet", "--disable-pip-version-check",
-            "--require-hashes", "--no-deps", "--only-binary=:all:",
-            "--python-version", HOST_PYTHON, "--implementation", "cp",
-            "--dest", str(wheelhouse), "-r", str(reqs),
-        ]  # fmt: skip
+            sys.executable,
+            "-m",
+            "pip",
+            "download",
+            "--quiet",
+            "--disable-pip-version-check",
+            "--require-hashes",
+            "--no-deps",
+            "--only-binary=:all:",
+            "--python-version",
+            HOST_PYTHON,
+            "--implementation",
+            "cp",
+            "--dest",
+            str(wheelhouse),
+            "-r",
+            str(reqs),
+        ]
         for platform in HOST_PLATFORMS:
             cmd += ["--platform", platform]
         _run(cmd, "downloading the wheelhouse (pip download)")

@@ -157,8 +157,10 @@ def _deploy_one(target: Target, rel: releases_mod.Release, migrate: bool, demo: 
     if migrate:
         say(f"{host}: migrating the database (the running release keeps serving)")
         try:
-            run(target, f"/usr/local/sbin/safecoach-manage --release {release_dir} migrate "
-                        "--noinput")  # fmt: skip
+            run(
+                target,
+                f"/usr/local/sbin/safecoach-manage --release {release_dir} migrate --noinput",
+            )
         except RemoteFailure as failure:
             add_event(record, rel.id, "failed", f"migrate: {failure.line}")
             write_record(target, record)

@@ -94,6 +94,8 @@ def format_on_stage(info: dict) -> str:
             lines.append(f"  {rid:<28} {', '.join(marks)}")
         for event in host["history"]:
             detail = f"  ({event['detail']})" if event.get("detail") else ""
-            lines.append(f"    {event['at']}  {event['event']:<12} {event['release']}  by "
-                         f"{event['by']}{detail}")  # fmt: skip
+            lines.append(
+                f"    {event['at']}  {event['event']:<12} {event['release']}  by "
+                f"{event['by']}{detail}"
+            )
     return "\n".join(lines)

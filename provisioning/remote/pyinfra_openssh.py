@@ -71,8 +71,15 @@ class OpenSSHConnector(BaseConnector):
             capture_output=True,
         )
 
-    def put_file(self, filename_or_io, remote_filename, remote_temp_filename=None,
-                 print_output=False, print_input=False, **arguments):  # fmt: skip
+    def put_file(
+        self,
+        filename_or_io,
+        remote_filename,
+        remote_temp_filename=None,
+        print_output=False,
+        print_input=False,
+        **arguments,
+    ):
         _, local = mkstemp()
         remote_tmp = f"/tmp/pyinfra-{os.path.basename(local)}"  # noqa: S108 (on the host)
         try:
@@ -89,8 +96,15 @@ class OpenSSHConnector(BaseConnector):
             os.remove(local)
         return True
 
-    def get_file(self, remote_filename, filename_or_io, remote_temp_filename=None,
-                 print_output=False, print_input=False, **arguments):  # fmt: skip
+    def get_file(
+        self,
+        remote_filename,
+        filename_or_io,
+        remote_temp_filename=None,
+        print_output=False,
+        print_input=False,
+        **arguments,
+    ):
         status, output = self.run_shell_command(
             StringCommand("cat", QuoteString(remote_filename)), **arguments
         )

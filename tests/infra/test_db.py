@@ -40,8 +40,13 @@ def test_only_web_hosts_over_tls_with_scram(host, stage, db):
     assert psql(host, "SHOW ssl") == "on"
     assert psql(host, "SHOW ssl_min_protocol_version") == "TLSv1.2"
     assert psql(host, "SHOW password_encryption") == "scram-sha-256"
-    assert psql(host, "SELECT rolpassword LIKE 'SCRAM-SHA-256$%' FROM pg_authid "
-                      "WHERE rolname = 'safecoach'") == "t"  # fmt: skip
+    assert (
+        psql(
+            host,
+            "SELECT rolpassword LIKE 'SCRAM-SHA-256$%' FROM pg_authid WHERE rolname = 'safecoach'",
+        )
+        == "t"
+    )
 
 
 @pytest.mark.only_on("web")
@@ -66,8 +71,9 @@ def test_the_app_role_has_only_the_rights_it_needs(host, db):
         "FROM pg_roles WHERE rolname = 'safecoach'",
     )
     assert row == "f|f|f|f|f|t"
-    owned = psql(host, "SELECT string_agg(datname, ',') FROM pg_database "
-                       "WHERE datdba = 'safecoach'::regrole")  # fmt: skip
+    owned = psql(
+        host, "SELECT string_agg(datname, ',') FROM pg_database WHERE datdba = 'safecoach'::regrole"
+    )
     assert owned == "safecoach"
     public = psql(host, "SELECT has_database_privilege('public', 'safecoach', 'CONNECT')")
     assert public == "f"

@@ -76,11 +76,20 @@ def render(tmp: Path, **overrides) -> Path:
     (tmp / "extra.yml").write_text(yaml.safe_dump(extra))
     bindir = Path(sys.executable).parent
     subprocess.run(
-        [str(bindir / "ansible-playbook"), "-i", "localhost,", str(tmp / "play.yml"),
-         "-e", f"@{tmp / 'extra.yml'}"],
-        check=True, capture_output=True, text=True, cwd=REPO,
+        [
+            str(bindir / "ansible-playbook"),
+            "-i",
+            "localhost,",
+            str(tmp / "play.yml"),
+            "-e",
+            f"@{tmp / 'extra.yml'}",
+        ],
+        check=True,
+        capture_output=True,
+        text=True,
+        cwd=REPO,
         env={**os.environ, "ANSIBLE_CONFIG": str(REPO / "ansible.cfg")},
-    )  # fmt: skip
+    )
     return out
 
 
@@ -105,19 +114,66 @@ def make_certificate(tmp: Path) -> Path:
     tls.mkdir()
     ca_key, ca = tls / "ca.key", tls / "ca.crt"
     run = lambda *a: subprocess.run(a, check=True, capture_output=True)  # noqa: E731
-    run("openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256",
-        "-nodes", "-keyout", str(ca_key), "-out", str(ca), "-days", "2", "-subj", "/CN=test CA",
-        "-addext", "basicConstraints=critical,CA:TRUE", "-addext", "keyUsage=critical,keyCertSign,cRLSign")  # fmt: skip
-    run("openssl", "req", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes",
-        "-keyout", str(tls / "privkey.pem"), "-out", str(tls / "req.csr"), "-subj", "/CN=localhost")  # fmt: skip
+    run(
+        "openssl",
+        "req",
+        "-x509",
+        "-newkey",
+        "ec",
+        "-pkeyopt",
+        "ec_paramgen_curve:P-256",
+        "-nodes",
+        "-keyout",
+        str(ca_key),
+        "-out",
+        str(ca),
+        "-days",
+        "2",
+        "-subj",
+        "/CN=test CA",
+        "-addext",
+        "basicConstraints=critical,CA:TRUE",
+        "-addext",
+        "keyUsage=critical,keyCertSign,cRLSign",
+    )
+    run(
+        "openssl",
+        "req",
+        "-newkey",
+        "ec",
+        "-pkeyopt",
+        "ec_paramgen_curve:P-256",
+        "-nodes",
+        "-keyout",
+        str(tls / "privkey.pem"),
+        "-out",
+        str(tls / "req.csr"),
+        "-subj",
+        "/CN=localhost",
+    )
     (tls / "ext").write_text(
         "subjectAltName=DNS:localhost,IP:127.0.0.1\nbasicConstraints=critical,CA:FALSE\n"
         "keyUsage=critical,digitalSignature\nextendedKeyUsage=serverAuth\n"
         "subjectKeyIdentifier=hash\nauthorityKeyIdentifier=keyid,issuer\n"
     )
-    run("openssl", "x509", "-req", "-in", str(tls / "req.csr"), "-CA", str(ca), "-CAkey",
-        str(ca_key), "-CAcreateserial", "-days", "2", "-extfile", str(tls / "ext"),
-        "-out", str(tls / "fullchain.pem"))  # fmt: skip
+    run(
+        "openssl",
+        "x509",
+        "-req",
+        "-in",
+        str(tls / "req.csr"),
+        "-CA",
+        str(ca),
+        "-CAkey",
+        str(ca_key),
+        "-CAcreateserial",
+        "-days",
+        "2",
+        "-extfile",
+        str(tls / "ext"),
+        "-out",
+        str(tls / "fullchain.pem"),
+    )
     return ca
 
 
@@ -163,11 +219,21 @@ def front(front_dir):
         "DJANGO_SETTINGS_MODULE": "safecoach.settings",
     }
     gunicorn = subprocess.Popen(
-        [str(Path(sys.executable).parent / "gunicorn"), "safecoach.wsgi:application",
-         "--bind", f"unix:{tmp_path / 'gunicorn.sock'}", "--workers", "2",
-         "--chdir", str(REPO / "app")],
-        env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True,
-    )  # fmt: skip
+        [
+            str(Path(sys.executable).parent / "gunicorn"),
+            "safecoach.wsgi:application",
+            "--bind",
+            f"unix:{tmp_path / 'gunicorn.sock'}",
+            "--workers",
+            "2",
+            "--chdir",
+            str(REPO / "app"),
+        ],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,
+    )
     conf = private_instance(render(tmp_path), tmp_path)
     subprocess.run(["nginx", "-c", str(conf)], check=True)
     context = ssl.create_default_context(cafile=str(ca))

@@ -279,8 +279,13 @@ def browser(up, stage):
     from playwright.sync_api import sync_playwright
 
     pin = _spki_pin(stage.state_dir / "ca" / "web1-web.crt")
-    flags = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-             f"--ignore-certificate-errors-spki-list={pin}"]  # fmt: skip
+    flags = [
+        "--headless",
+        "--no-sandbox",
+        "--disable-gpu",
+        "--disable-background-networking",
+        f"--ignore-certificate-errors-spki-list={pin}",
+    ]
     with sync_playwright() as playwright:
         chromium = playwright.chromium.launch(executable_path=CHROMIUM, args=flags)
         yield chromium

@@ -121,20 +121,30 @@ def fresh_ssh(stage, host: str, timeout: int = 5) -> subprocess.CompletedProcess
     """A new SSH connection (no shared master), so that it meets the rules in force now."""
     config = stage.state_dir / "ssh_config"
     return subprocess.run(
-        ["ssh", "-F", str(config), "-o", "ControlPath=none", "-o", f"ConnectTimeout={timeout}",
-         host, "true"],
+        [
+            "ssh",
+            "-F",
+            str(config),
+            "-o",
+            "ControlPath=none",
+            "-o",
+            f"ConnectTimeout={timeout}",
+            host,
+            "true",
+        ],
         capture_output=True,
         text=True,
         timeout=timeout + 30,
         check=False,
-    )  # fmt: skip
+    )
 
 
 @pytest.fixture(scope="module")
 def converged(deployed, stage):
     """The stage as the main job left it: converged (site.yml), the app deployed, verified."""
-    found = re.search(r"converge of stage \S+: .*changed=\d+, failed=0, unreachable=0 in (\d+) s",
-                      deployed.stdout)  # fmt: skip
+    found = re.search(
+        r"converge of stage \S+: .*changed=\d+, failed=0, unreachable=0 in (\d+) s", deployed.stdout
+    )
     assert found, deployed.stdout[-3000:]
     FIGURES["first converge (s)"] = int(found.group(1))
     return deployed
@@ -155,11 +165,15 @@ def outsiders(converged, stage):
                 ["ip", "link", "add", veth, "type", "veth", "peer", "name", "eth0", "netns", ns],
                 check=True,
             )
-            subprocess.run(["ip", "link", "set", veth, "master", network.bridge_name(n), "up"],
-                           check=True)  # fmt: skip
+            subprocess.run(
+                ["ip", "link", "set", veth, "master", network.bridge_name(n), "up"], check=True
+            )
             address = f"{net.network_address + last}/{net.prefixlen}"
-            for cmd in (["ip", "addr", "add", address, "dev", "eth0"],
-                        ["ip", "link", "set", "eth0", "up"], ["ip", "link", "set", "lo", "up"]):  # fmt: skip
+            for cmd in (
+                ["ip", "addr", "add", address, "dev", "eth0"],
+                ["ip", "link", "set", "eth0", "up"],
+                ["ip", "link", "set", "lo", "up"],
+            ):
                 subprocess.run(["ip", "netns", "exec", ns, *cmd], check=True)
         time.sleep(1.5)  # the bridge learns the new ports
         yield [ns for ns, _ in made]
@@ -297,12 +311,24 @@ def test_a_rule_set_that_locks_the_controller_out_rolls_back(converged, stage):
     """A wrong admin network for the bastion: converge says so, and the rules roll back."""
     started = time.monotonic()
     wrong = subprocess.run(
-        [str(BIN / "ansible-playbook"), "-i", f"inventories/{STAGE}", "site.yml",
-         "--limit", stage.bastion.name, "--tags", "firewall",
-         "-e", json.dumps({"admin_networks": ["10.213.10.250/32"]})],
-        cwd=REPO, capture_output=True, text=True, timeout=600,
+        [
+            str(BIN / "ansible-playbook"),
+            "-i",
+            f"inventories/{STAGE}",
+            "site.yml",
+            "--limit",
+            stage.bastion.name,
+            "--tags",
+            "firewall",
+            "-e",
+            json.dumps({"admin_networks": ["10.213.10.250/32"]}),
+        ],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=600,
         env={**os.environ, "ANSIBLE_NOCOLOR": "1"},
-    )  # fmt: skip
+    )
     assert wrong.returncode != 0
     assert "cut the controller off" in wrong.stdout, wrong.stdout[-3000:]
     back = None
@@ -319,8 +345,12 @@ def test_a_rule_set_that_locks_the_controller_out_rolls_back(converged, stage):
     assert "rolled back" in log
     # The right rules go back on with a normal converge of the bastion.
     otap("stage", "converge", STAGE, "--limit", stage.bastion.name, "--tags", "firewall")
-    assert ssh(stage, stage.bastion.name, "sudo /usr/local/sbin/sc-firewall pending",
-               check=False).returncode == 1  # fmt: skip
+    assert (
+        ssh(
+            stage, stage.bastion.name, "sudo /usr/local/sbin/sc-firewall pending", check=False
+        ).returncode
+        == 1
+    )
 
 
 @pytest.mark.control("FW-06")
@@ -366,9 +396,19 @@ def test_ssh_audit_finds_no_failure_or_warning(converged, stage):
     # One tunnel through the bastion for the inner hosts, first: auditing the bastion itself
     # makes its sshd refuse the controller for a while (PerSourcePenalties).
     tunnel = subprocess.Popen(
-        ["ssh", "-F", config, "-N", "-o", "ExitOnForwardFailure=yes", "-o", "ControlPath=none",
-         *forwards, stage.bastion.name],
-    )  # fmt: skip
+        [
+            "ssh",
+            "-F",
+            config,
+            "-N",
+            "-o",
+            "ExitOnForwardFailure=yes",
+            "-o",
+            "ControlPath=none",
+            *forwards,
+            stage.bastion.name,
+        ],
+    )
     try:
         for _ in range(100):
             if probe_from_controller("127.0.0.1", ports[inner[-1]], 0.5) == "open":

@@ -18,10 +18,20 @@ def sslyze_python() -> Path:
         subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True)
     if not stamp.exists() or stamp.read_text() != lock.read_text():
         subprocess.run(
-            [str(python), "-m", "pip", "install", "-q", "--disable-pip-version-check",
-             "--require-hashes", "-r", str(lock)],
-            check=True, capture_output=True,
-        )  # fmt: skip
+            [
+                str(python),
+                "-m",
+                "pip",
+                "install",
+                "-q",
+                "--disable-pip-version-check",
+                "--require-hashes",
+                "-r",
+                str(lock),
+            ],
+            check=True,
+            capture_output=True,
+        )
         stamp.write_text(lock.read_text())
     return python
 
@@ -29,7 +39,15 @@ def sslyze_python() -> Path:
 def mozilla_intermediate(name: str, address: str, port: int, ca_file: Path):
     """Run sslyze's Mozilla intermediate check; returns the finished process."""
     return subprocess.run(
-        [str(sslyze_python()), str(HERE / "mozilla_tls.py"), name, address, str(port),
-         str(ca_file)],
-        capture_output=True, text=True, timeout=300,
-    )  # fmt: skip
+        [
+            str(sslyze_python()),
+            str(HERE / "mozilla_tls.py"),
+            name,
+            address,
+            str(port),
+            str(ca_file),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )

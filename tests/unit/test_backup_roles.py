@@ -192,10 +192,22 @@ def test_the_wrapper_s_wheel_holds_the_package_and_installs_where_the_commands_l
 
     def build(folder):
         subprocess.run(
-            [sys.executable, "-m", "pip", "wheel", "--no-deps", "--disable-pip-version-check",
-             "--quiet", "--wheel-dir", str(folder), str(REPO / "backup")],
-            check=True, capture_output=True, timeout=300,
-        )  # fmt: skip
+            [
+                sys.executable,
+                "-m",
+                "pip",
+                "wheel",
+                "--no-deps",
+                "--disable-pip-version-check",
+                "--quiet",
+                "--wheel-dir",
+                str(folder),
+                str(REPO / "backup"),
+            ],
+            check=True,
+            capture_output=True,
+            timeout=300,
+        )
         (wheel,) = folder.glob("safecoach_backup-*.whl")
         return wheel
 
@@ -203,10 +215,24 @@ def test_the_wrapper_s_wheel_holds_the_package_and_installs_where_the_commands_l
     assert first.read_bytes() == second.read_bytes(), "the same code gives the same wheel"
     target = tmp_path / "lib"
     subprocess.run(
-        [sys.executable, "-m", "pip", "install", "--no-index", "--no-deps", "--upgrade",
-         "--disable-pip-version-check", "--quiet", "--target", str(target), str(first)],
-        check=True, capture_output=True, timeout=300,
-    )  # fmt: skip
+        [
+            sys.executable,
+            "-m",
+            "pip",
+            "install",
+            "--no-index",
+            "--no-deps",
+            "--upgrade",
+            "--disable-pip-version-check",
+            "--quiet",
+            "--target",
+            str(target),
+            str(first),
+        ],
+        check=True,
+        capture_output=True,
+        timeout=300,
+    )
     modules = sorted(p.name for p in (REPO / "backup").glob("*.py"))
     assert sorted(p.name for p in (target / "backup").glob("*.py")) == modules
     assert not (target / "backup" / "tests").exists(), "the tests stay out"

@@ -149,29 +149,70 @@ def test_every_new_spelling_parses(argv, func, expected):
 
 # old argv, new argv, the step it runs (mocked here) and what that step returns
 OLD = [
-    (["bootstrap", "test"], ["stage", "bootstrap", "test"], "provisioning.steps.bootstrap.bootstrap", 0),
-    (["converge", "test", "--check"], ["stage", "converge", "test", "--check"],
-     "provisioning.ops.converge.converge", Result(0, 1.0)),
-    (["verify", "test", "--limit", "web1"], ["stage", "verify", "test", "--limit", "web1"],
-     "provisioning.steps.verify.verify", 0),
-    (["patch", "test", "--dry-run"], ["stage", "patch", "test", "--dry-run"],
-     "provisioning.steps.patch.patch", 0),
+    (
+        ["bootstrap", "test"],
+        ["stage", "bootstrap", "test"],
+        "provisioning.steps.bootstrap.bootstrap",
+        0,
+    ),
+    (
+        ["converge", "test", "--check"],
+        ["stage", "converge", "test", "--check"],
+        "provisioning.ops.converge.converge",
+        Result(0, 1.0),
+    ),
+    (
+        ["verify", "test", "--limit", "web1"],
+        ["stage", "verify", "test", "--limit", "web1"],
+        "provisioning.steps.verify.verify",
+        0,
+    ),
+    (
+        ["patch", "test", "--dry-run"],
+        ["stage", "patch", "test", "--dry-run"],
+        "provisioning.steps.patch.patch",
+        0,
+    ),
     (["ssh", "test", "app1"], ["stage", "ssh", "test", "app1"], "os.execvp", 0),
     (["ssh-config", "test", "--print"], ["stage", "ssh-config", "test", "--print"], None, 0),
-    (["deploy", "test", "0.1.0-abc"], ["release", "deploy", "test", "0.1.0-abc"],
-     "provisioning.releases.deploy.deploy", 0),
-    (["rollback", "test"], ["release", "rollback", "test"],
-     "provisioning.releases.rollback.rollback", 0),
-    (["promote", "test", "acceptance"], ["release", "promote", "test", "acceptance"],
-     "provisioning.releases.promote.promote", 0),
-    (["releases", "test"], ["release", "list", "test"],
-     "provisioning.releases.record.on_stage", {"stage": "test", "hosts": []}),
+    (
+        ["deploy", "test", "0.1.0-abc"],
+        ["release", "deploy", "test", "0.1.0-abc"],
+        "provisioning.releases.deploy.deploy",
+        0,
+    ),
+    (
+        ["rollback", "test"],
+        ["release", "rollback", "test"],
+        "provisioning.releases.rollback.rollback",
+        0,
+    ),
+    (
+        ["promote", "test", "acceptance"],
+        ["release", "promote", "test", "acceptance"],
+        "provisioning.releases.promote.promote",
+        0,
+    ),
+    (
+        ["releases", "test"],
+        ["release", "list", "test"],
+        "provisioning.releases.record.on_stage",
+        {"stage": "test", "hosts": []},
+    ),
     (["backup", "test", "now"], ["backup", "now", "test"], "provisioning.ops.backup.backup", 0),
-    (["backup", "test", "restore", "--as", "sc_x"], ["backup", "restore", "test", "--as", "sc_x"],
-     "provisioning.ops.backup.backup", 0),
-    (["backup", "--host", "db1", "test", "status"], ["backup", "status", "test", "--host", "db1"],
-     "provisioning.ops.backup.backup", 0),
-]  # fmt: skip
+    (
+        ["backup", "test", "restore", "--as", "sc_x"],
+        ["backup", "restore", "test", "--as", "sc_x"],
+        "provisioning.ops.backup.backup",
+        0,
+    ),
+    (
+        ["backup", "--host", "db1", "test", "status"],
+        ["backup", "status", "test", "--host", "db1"],
+        "provisioning.ops.backup.backup",
+        0,
+    ),
+]
 
 IGNORED = {"command", "verb", "deprecated", "func"}
 

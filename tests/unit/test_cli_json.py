@@ -168,9 +168,14 @@ def test_stage_converge_json(capsys, state, monkeypatch, vault_password):
     )
     assert info["log"] == str(state / "test" / "converge.log")
     assert info["hosts"]["app1"] == {
-        "ok": 40, "changed": 2, "unreachable": 0, "failed": 0, "skipped": 3, "rescued": 0,
+        "ok": 40,
+        "changed": 2,
+        "unreachable": 0,
+        "failed": 0,
+        "skipped": 3,
+        "rescued": 0,
         "ignored": 0,
-    }  # fmt: skip
+    }
     assert info["totals"]["ok"] == 70 and info["totals"]["failed"] == 1
     # the playbook's output and the summary go to stderr, then the one sentence
     assert "TASK [base : packages]" in err and "==> converge of stage test: 2 hosts" in err
@@ -291,8 +296,14 @@ def test_backup_status_json(capsys, state, monkeypatch):
     assert info["stage"] == "test"
     [client] = info["clients"]
     assert set(client) == {
-        "host", "current", "repository", "snapshots", "newest", "last_runs", "problem",
-    }  # fmt: skip
+        "host",
+        "current",
+        "repository",
+        "snapshots",
+        "newest",
+        "last_runs",
+        "problem",
+    }
     assert (client["host"], client["current"], client["problem"]) == ("app1", True, None)
     assert "app1: sudo -n /usr/local/sbin/safecoach-backup-job status" in seen
 

@@ -37,8 +37,10 @@ def test_any_other_failure_stands():
 
 
 def test_an_unreachable_host_stands():
-    unreachable = RECAP.replace("web1                       : ok=41   changed=31   unreachable=0",
-                                "web1                       : ok=41   changed=31   unreachable=1")  # fmt: skip
+    unreachable = RECAP.replace(
+        "web1                       : ok=41   changed=31   unreachable=0",
+        "web1                       : ok=41   changed=31   unreachable=1",
+    )
     assert not lab_cgroup_failure(True, result(CGROUP + unreachable))
 
 

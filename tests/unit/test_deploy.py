@@ -30,9 +30,15 @@ def test_promotion_in_order_of_the_verified_current_release():
 
 @pytest.mark.parametrize(
     ("source", "target"),
-    [("test", "production"), ("development", "production"), ("acceptance", "test"),
-     ("production", "acceptance"), ("development", "acceptance"), ("test", "test")],
-)  # fmt: skip
+    [
+        ("test", "production"),
+        ("development", "production"),
+        ("acceptance", "test"),
+        ("production", "acceptance"),
+        ("development", "acceptance"),
+        ("test", "test"),
+    ],
+)
 def test_promotion_out_of_order_is_refused_in_one_sentence(source, target):
     rec = history((A, "verified"), current=A)
     with pytest.raises(OtapError) as info:

@@ -131,19 +131,33 @@ def plan(
     # SSH: the bastion from the admin networks, every other host from the bastion only.
     if host in bastions:
         inbound.append(
-            {"name": "ssh from the admin networks", "proto": "tcp", "ports": [ssh_port],
-             "sources": admins, "limits": "ssh"}
-        )  # fmt: skip
+            {
+                "name": "ssh from the admin networks",
+                "proto": "tcp",
+                "ports": [ssh_port],
+                "sources": admins,
+                "limits": "ssh",
+            }
+        )
         others = [h for h in addresses if h not in bastions]
         outbound.append(
-            {"name": "ssh to the hosts behind the bastion", "proto": "tcp", "ports": [ssh_port],
-             "destinations": nets(others)}
-        )  # fmt: skip
+            {
+                "name": "ssh to the hosts behind the bastion",
+                "proto": "tcp",
+                "ports": [ssh_port],
+                "destinations": nets(others),
+            }
+        )
     else:
         inbound.append(
-            {"name": "ssh from the bastion", "proto": "tcp", "ports": [ssh_port],
-             "sources": nets(bastions), "limits": "ssh"}
-        )  # fmt: skip
+            {
+                "name": "ssh from the bastion",
+                "proto": "tcp",
+                "ports": [ssh_port],
+                "sources": nets(bastions),
+                "limits": "ssh",
+            }
+        )
 
     for service in services or []:
         name = service.get("name") or "unnamed"
@@ -167,17 +181,26 @@ def plan(
                     src += admins
             if src:
                 inbound.append(
-                    {"name": f"{name} from {', '.join(sources)}", "proto": proto,
-                     "ports": ports, "sources": src, "limits": service.get("limits")}
-                )  # fmt: skip
+                    {
+                        "name": f"{name} from {', '.join(sources)}",
+                        "proto": proto,
+                        "ports": ports,
+                        "sources": src,
+                        "limits": service.get("limits"),
+                    }
+                )
         # The client side: a host that uses the service may open connections to its servers.
         if WORLD not in sources and mine & set(sources):
             dst = nets(h for h in servers if h != host)
             if dst:
                 outbound.append(
-                    {"name": f"{name} to {', '.join(service.get('hosts') or [])}",
-                     "proto": proto, "ports": ports, "destinations": dst}
-                )  # fmt: skip
+                    {
+                        "name": f"{name} to {', '.join(service.get('hosts') or [])}",
+                        "proto": proto,
+                        "ports": ports,
+                        "destinations": dst,
+                    }
+                )
 
     for rule in egress or []:
         applies = rule.get("hosts") or ["all"]
@@ -190,9 +213,13 @@ def plan(
         ]
         if dst:
             outbound.append(
-                {"name": f"{rule.get('name', key)} (egress)", "proto": _proto(rule),
-                 "ports": _ports(rule), "destinations": dst}
-            )  # fmt: skip
+                {
+                    "name": f"{rule.get('name', key)} (egress)",
+                    "proto": _proto(rule),
+                    "ports": _ports(rule),
+                    "destinations": dst,
+                }
+            )
     return {"in": inbound, "out": outbound, "bastion": host in bastions}
 
 
@@ -224,8 +251,12 @@ def _render(version: int, data: dict, limits: Mapping) -> str:
         ]
     else:
         # Neighbour discovery and router solicitation only on the link (hop limit 255).
-        for kind in ("router-solicitation", "router-advertisement", "neighbour-solicitation",
-                     "neighbour-advertisement"):  # fmt: skip
+        for kind in (
+            "router-solicitation",
+            "router-advertisement",
+            "neighbour-solicitation",
+            "neighbour-advertisement",
+        ):
             lines.append(f"-A INPUT -p {icmp} {type_opt} {kind} -m hl --hl-eq 255 -j ACCEPT")
         lines.append(
             f"-A INPUT -p {icmp} {type_opt} echo-request -m limit --limit 5/second "
@@ -269,8 +300,12 @@ def _render(version: int, data: dict, limits: Mapping) -> str:
     if version == 4:
         lines.append(f"-A OUTPUT -p {icmp} {type_opt} echo-request -j ACCEPT")
     else:
-        for kind in ("router-solicitation", "neighbour-solicitation", "neighbour-advertisement",
-                     "echo-request"):  # fmt: skip
+        for kind in (
+            "router-solicitation",
+            "neighbour-solicitation",
+            "neighbour-advertisement",
+            "echo-request",
+        ):
             lines.append(f"-A OUTPUT -p {icmp} {type_opt} {kind} -j ACCEPT")
     for rule in data["out"]:
         for net in (n for n in rule["destinations"] if n.version == version):
@@ -313,18 +348,40 @@ def ruleset(
     for key, value in (limits or {}).items():
         merged.setdefault(key, {}).update(value or {})
     data = plan(
-        host, groups, addresses, admin_networks, services, egress, egress_destinations or {},
+        host,
+        groups,
+        addresses,
+        admin_networks,
+        services,
+        egress,
+        egress_destinations or {},
         ssh_port,
-    )  # fmt: skip
+    )
     return {"v4": _render(4, data, merged), "v6": _render(6, data, merged)}
 
 
-def _filter(host, groups, addresses, admin_networks, services, egress=(), destinations=None,
-            limits=None, ssh_port=22):  # fmt: skip
+def _filter(
+    host,
+    groups,
+    addresses,
+    admin_networks,
+    services,
+    egress=(),
+    destinations=None,
+    limits=None,
+    ssh_port=22,
+):
     return ruleset(
-        host, groups, addresses, admin_networks, services, egress, destinations, limits,
+        host,
+        groups,
+        addresses,
+        admin_networks,
+        services,
+        egress,
+        destinations,
+        limits,
         int(ssh_port),
-    )  # fmt: skip
+    )
 
 
 class FilterModule:
