@@ -388,7 +388,7 @@ def _args_backup_restore(p: argparse.ArgumentParser) -> None:
 
 
 def _args_old_backup(p: argparse.ArgumentParser) -> None:
-    """`otap backup STAGE ACTION`: every option of every action, as before issue 14."""
+    """`otap backup STAGE ACTION`: every option of every action, in the older spelling."""
     _args_backup_restore(p)
     p.add_argument("action", metavar="ACTION", help="now, status, drill, snapshots or restore")
 
@@ -406,7 +406,7 @@ def _args_release_verify(p: argparse.ArgumentParser) -> None:
 
 
 # (noun, verb, function, help, arguments, old spelling or None). The old spellings are the top-
-# level commands before issue 14; their parsers are built from the same arguments.
+# level commands of the older spellings; their parsers are built from the same arguments.
 # fmt: off
 COMMANDS = [
     ("lab", "up", cmd_lab_up,
@@ -523,7 +523,7 @@ BACKUP_VERBS = tuple(verb for noun, verb, *_ in COMMANDS if noun == "backup")
 
 
 def _old_backup_form(argv: list[str]) -> bool:
-    """`otap backup [OPTIONS] STAGE ACTION …`, the spelling before issue 14 (STAGE first)."""
+    """`otap backup [OPTIONS] STAGE ACTION …`, the older spelling (STAGE first)."""
     if argv[:1] != ["backup"]:
         return False
     words = iter(argv[1:])

@@ -80,7 +80,7 @@ stop_postgres_if_started() {
     fi
 }
 
-# ---- lab (issue 3: otap and the local lab) --------------------------------------------------
+# ---- lab: otap and the local lab -----------------------------------------------------
 # ensure_lab_prereqs: the Debian packages the lab needs on the controller (otap installs them
 # too when they are missing; doing it here keeps its output out of the tests).
 ensure_lab_prereqs() {
