@@ -120,7 +120,12 @@ def test_backup_account_and_its_database_role_have_least_privilege(host, client)
         )
     assert row == "f|t|f|f|f|t|t"
     assert host.file("/usr/local/bin/safecoach-backup").mode == 0o755
-    assert host.file("/usr/local/lib/safecoach-backup/backup/cli.py").user == "root"
+    code = host.file("/usr/local/lib/safecoach-backup/backup/cli.py")
+    assert (code.user, code.mode & 0o022) == ("root", 0)  # root's, nobody else may write it
+    # ... and the account that runs it can read it: the wrapper starts as safecoach-backup.
+    with host.sudo("safecoach-backup"):
+        started = host.run("/usr/local/bin/safecoach-backup --help")
+    assert started.rc == 0, started.stderr
 
 
 @pytest.mark.only_on("db")
