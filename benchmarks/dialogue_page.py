@@ -18,7 +18,8 @@ With --baseline DIR (another checkout of the repository, e.g. `git worktree add 
 gunicorn and database, and the two are measured in turn for --rounds rounds (A B, B A, A B …), so
 that a drift of the shared machine's speed falls on both. Printed per checkout: the median of the
 rounds; then the ratio of this checkout's dialogue/minimal throughput ratio to the baseline's
-(1.00x: the page costs the same, relative to the same minimal view). With SAFECOACH_DATABASE_URL
+(1.00x: the page costs the same, relative to the same minimal view), and the same for the CPU
+time per request (there above 1.00x means the page costs more). With SAFECOACH_DATABASE_URL
 both checkouts use that scratch database, so their migrations must agree.
 """
 
@@ -255,6 +256,23 @@ def report(title, results):
     print(f"  ratio dialogue/minimal: throughput {throughput:.2f}x, p95 {latency:.2f}x{cpu_text}")
 
 
+def compare(figure, index, rounds, medians):
+    """This checkout's dialogue/minimal ratio of `figure` (page_ratio()[index]) relative to the
+    baseline's: the medians' and each round's."""
+    this, baseline = (page_ratio(results)[index] for results in medians.values())
+    if not this or not baseline:
+        return
+    per_round = [
+        page_ratio(mine)[index] / page_ratio(theirs)[index]
+        for mine, theirs in zip(*rounds.values(), strict=True)
+        if page_ratio(mine)[index] and page_ratio(theirs)[index]
+    ]
+    print(
+        f"this checkout/baseline, dialogue/minimal {figure}: {this / baseline:.2f}x "
+        f"(per round: {', '.join(f'{r:.2f}x' for r in per_round)})"
+    )
+
+
 def machine():
     cpu = next(
         (
@@ -331,15 +349,8 @@ def main():
             title += f", median of {args.rounds} rounds"
         report(title, results)
     if args.baseline:
-        this, baseline = (page_ratio(results)[0] for results in medians.values())
-        per_round = [
-            page_ratio(mine)[0] / page_ratio(theirs)[0]
-            for mine, theirs in zip(*rounds.values(), strict=True)
-        ]
-        print(
-            f"this checkout/baseline, dialogue/minimal throughput: {this / baseline:.2f}x "
-            f"(per round: {', '.join(f'{r:.2f}x' for r in per_round)})"
-        )
+        compare("throughput", 0, rounds, medians)
+        compare("CPU per request", 2, rounds, medians)
 
 
 if __name__ == "__main__":

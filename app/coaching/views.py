@@ -18,6 +18,7 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.utils import formats, timezone, translation
 from django.utils.html import escape, format_html, format_html_join
+from django.utils.safestring import SafeString
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_POST
 
@@ -129,6 +130,7 @@ def _message_list(rows, user, unread_ids):
     tz, language = timezone.get_current_timezone(), translation.get_language()
     new = format_html(" · <strong>{}</strong>", _("new"))
     read = {True: format_html(" · {}", _("read")), False: format_html(" · {}", _("not read yet"))}
+    mine_class, nothing = SafeString(" mine"), SafeString("")  # safe: nothing to escape
     senders = {}  # sender id -> escaped name: a dialogue has two senders
 
     def items():
@@ -140,12 +142,12 @@ def _message_list(rows, user, unread_ids):
             mine = sender_id == user.pk
             sent_iso, sent = _sent_labels(row["created_at"], tz, language)
             yield (
-                " mine" if mine else "",
+                mine_class if mine else nothing,
                 sender,
                 sent_iso,
                 sent,
-                new if row["pk"] in unread_ids else "",
-                read[row["read_at"] is not None] if mine else "",
+                new if row["pk"] in unread_ids else nothing,
+                read[row["read_at"] is not None] if mine else nothing,
                 row["body"],
             )
 
