@@ -1,6 +1,5 @@
 from django import forms
 from django.conf import settings
-from django.contrib.auth import password_validation
 from django.contrib.auth.forms import AuthenticationForm, PasswordChangeForm, PasswordResetForm
 from django.contrib.auth.tokens import default_token_generator
 from django.core.exceptions import ValidationError
@@ -249,10 +248,6 @@ class SafePasswordResetForm(PasswordResetForm):
                 send_account_mail(user, "password_reset", url, background=True)
             else:
                 render_account_mail(user.language, "password_reset", url)
-
-
-def password_rules():
-    return password_validation.password_validators_help_texts()
 
 
 class ProfileForm(forms.ModelForm):

@@ -87,10 +87,6 @@ class Message(CoachClientPair):
     def __str__(self):
         return gettext("message %(id)s") % {"id": self.pk}
 
-    @property
-    def recipient_id(self):
-        return self.client_id if self.sender_id == self.coach_id else self.coach_id
-
 
 class Assignment(CoachClientPair):
     title = models.CharField(_("title"), max_length=200)

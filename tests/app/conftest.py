@@ -1,3 +1,3 @@
 """The app's tests share the test world of tests/fixtures/world.py."""
 
-from tests.fixtures.world import login, world  # noqa: F401 - fixtures
+from tests.fixtures.world import *  # noqa: F403 - its fixtures (__all__)

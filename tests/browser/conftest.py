@@ -9,7 +9,7 @@ import shutil
 
 import pytest
 
-from tests.fixtures.world import login, world  # noqa: F401 - fixtures
+from tests.fixtures.world import *  # noqa: F403 - its fixtures (__all__)
 
 CHROMIUM = "/usr/bin/chromium"
 FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking"]

@@ -4,7 +4,7 @@ import pytest
 from django.conf import settings
 from django.urls import reverse
 
-from organisations.tests.conftest import SECRET
+from tests.fixtures.world import SECRET
 
 pytestmark = pytest.mark.app
 

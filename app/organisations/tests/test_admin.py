@@ -4,9 +4,9 @@ import pytest
 from django.urls import reverse
 
 from coaching.models import Answer, Assignment, Comment, Message, Note
-from organisations.tests.conftest import SECRET
 from safecoach.admin_site import admin_site
 from safecoach.tests.admin_sessions import admin_session, with_two_step
+from tests.fixtures.world import SECRET, make_person
 
 pytestmark = [pytest.mark.app, pytest.mark.control("APP-02")]
 
@@ -83,10 +83,10 @@ def test_confidential_admins_never_name_a_content_field(rf, superuser):
         assert model_admin.has_delete_permission(request, obj)
 
 
-def test_only_superusers_delete_confidential_rows(rf, make_user, django_user_model):
+def test_only_superusers_delete_confidential_rows(rf, django_user_model):
     from django.contrib.auth.models import Permission
 
-    clerk = make_user("clerk@platform.test", is_staff=True)
+    clerk = make_person("clerk@platform.test", "Clerk", is_staff=True)
     clerk.user_permissions.set(Permission.objects.filter(content_type__app_label="coaching"))
     clerk = django_user_model.objects.get(pk=clerk.pk)
     request = rf.get("/")

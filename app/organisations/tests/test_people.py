@@ -6,7 +6,7 @@ from django.urls import reverse
 
 from accounts.models import Role, User
 from coaching.models import Answer, Assignment, Comment, Message, Note
-from organisations.tests.conftest import PASSWORD
+from tests.fixtures.world import PASSWORD
 
 pytestmark = pytest.mark.app
 

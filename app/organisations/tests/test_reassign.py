@@ -6,7 +6,7 @@ from django.urls import reverse
 from accounts.models import Role
 from coaching.models import Answer, Assignment, Comment, Message, Note
 from organisations.services import ReassignmentError, reassign_client
-from organisations.tests.conftest import SECRET
+from tests.fixtures.world import SECRET, make_person
 
 pytestmark = pytest.mark.app
 
@@ -77,8 +77,8 @@ def test_removing_the_coach_follows_the_same_rule(as_owner, colleague, client_a,
     assert not visible(Message, colleague)
 
 
-def test_assigning_a_coach_to_a_client_without_one(as_owner, make_user, org_a, coach_a2):
-    loner = make_user("loner@a.test", Role.CLIENT, org_a)
+def test_assigning_a_coach_to_a_client_without_one(as_owner, org_a, coach_a2):
+    loner = make_person("loner@a.test", "Loner", org_a, Role.CLIENT)
     as_owner.post(coach_url(loner), {"coach": coach_a2.pk})
     loner.refresh_from_db()
     assert loner.coach == coach_a2

@@ -1,5 +1,5 @@
 """base.html's chrome tags (safecoach/templatetags/chrome.py) give exactly the HTML of the
-template markup they replaced (FORMER below), for every kind of visitor and language."""
+template markup in MARKUP below, for every kind of visitor and language."""
 
 import re
 
@@ -15,8 +15,8 @@ from accounts.models import Role, User
 
 pytestmark = pytest.mark.app
 
-# The markup each tag replaced in base.html (without the indent of its first line).
-FORMER = {
+# What each tag gives, as template markup (without the indent of its first line in base.html).
+MARKUP = {
     "site_head": """<link rel="stylesheet" href="{% static 'safecoach/site.css' %}">
   <link rel="icon" href="{% static 'safecoach/favicon.svg' %}" type="image/svg+xml">""",
     "site_header": """<a class="skip" href="#main">{% translate "Skip to content" %}</a>
@@ -64,15 +64,15 @@ def render(source, request):
 
 
 def render_both(user, path="/dialogue/1/?page=2"):
-    """The three tags and the former markup, rendered for `user` on `path`."""
+    """The three tags and MARKUP, rendered for `user` on `path`."""
     request = RequestFactory().get(path)
     request.user = user
     request.session = SessionStore()
     request._messages = FallbackStorage(request)
     prefix = "{% load i18n static %}{% get_current_language as LANGUAGE_CODE %}"
-    tags = render("{% load chrome %}" + "|".join(f"{{% {tag} %}}" for tag in FORMER), request)
-    former = render(prefix + "|".join(FORMER.values()), request)
-    return tags, former
+    tags = render("{% load chrome %}" + "|".join(f"{{% {tag} %}}" for tag in MARKUP), request)
+    markup = render(prefix + "|".join(MARKUP.values()), request)
+    return tags, markup
 
 
 def person(role="", pk=42, **extra):
@@ -92,36 +92,36 @@ VISITORS = {
 
 @pytest.mark.parametrize("language", ["nl", "en"])
 @pytest.mark.parametrize("visitor", VISITORS)
-def test_the_chrome_is_the_former_markup(visitor, language):
+def test_the_chrome_is_the_markup(visitor, language):
     with translation.override(language):
-        tags, former = render_both(VISITORS[visitor]())
-    assert tags == former
+        tags, markup = render_both(VISITORS[visitor]())
+    assert tags == markup
     assert tags.count("csrfmiddlewaretoken") == (1 if visitor == "anonymous" else 2)
 
 
-def test_the_page_path_is_escaped_as_before():
-    tags, former = render_both(person(Role.CLIENT), path="/x/?next=\"><script>&a='b'")
-    assert tags == former
+def test_the_page_path_is_escaped():
+    tags, markup = render_both(person(Role.CLIENT), path="/x/?next=\"><script>&a='b'")
+    assert tags == markup
     assert "<script>" not in tags and "%3Cscript%3E&amp;a=&#x27;b&#x27;" in tags
 
 
 def test_each_visitor_gets_their_own_menu():
-    """The pieces kept per process hold nothing of a user: the next user gets their own menu."""
+    """Nothing of one user's menu stays for the next: each user gets their own menu."""
     with translation.override("en"):
         first, _ = render_both(person(Role.CLIENT))
-        second, second_former = render_both(person(Role.CLIENT, pk=7))
+        second, second_markup = render_both(person(Role.CLIENT, pk=7))
         coach, _ = render_both(person(Role.COACH))
     assert "/dialogue/42/assignments/" in first
-    assert second == second_former and "/dialogue/42/" not in second
+    assert second == second_markup and "/dialogue/42/" not in second
     assert "/dialogue/7/assignments/" in second
     assert "assignments" not in coach and "My clients" in coach
 
 
-def test_changed_settings_make_the_pieces_afresh(settings):
+def test_the_chrome_follows_changed_settings(settings):
     with translation.override("en"):
         before, _ = render_both(AnonymousUser())
         settings.STATIC_URL = "/assets/"
         settings.LANGUAGES = [("en", "English"), ("nl", "Dutch"), ("de", "German")]
-        tags, former = render_both(AnonymousUser())
-    assert tags == former != before
+        tags, markup = render_both(AnonymousUser())
+    assert tags == markup != before
     assert "/assets/safecoach/site.css" in tags and 'value="de"' in tags
