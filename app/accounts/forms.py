@@ -15,6 +15,7 @@ from accounts.mail import render_account_mail, send_account_mail
 from accounts.models import User
 from accounts.twofactor import normalise_phone
 from organisations.models import Organisation
+from safecoach import metrics
 
 
 def _locked_message(until):
@@ -51,10 +52,13 @@ class EmailAuthenticationForm(AuthenticationForm):
         counters = throttle.password_counters(email, address)
         attempt = throttle.take(*counters)
         if attempt.refused:
+            metrics.signin_failed("locked")
             raise ValidationError(_locked_message(attempt.refused_until), code="throttled")
         try:
             cleaned = super().clean()
         except ValidationError:
+            metrics.signin_failed("password")
+            throttle.count_locks(attempt)
             if attempt.locks_until:
                 raise ValidationError(
                     _locked_message(attempt.locks_until), code="throttled"
@@ -76,8 +80,11 @@ def check_password_throttled(user, password, wrong_message=None, request=None):
     address = throttle.client_address(request) if request is not None else None
     attempt = throttle.take(*throttle.password_counters(user.email, address))
     if attempt.refused:
+        metrics.signin_failed("locked")
         raise ValidationError(_locked_message(attempt.refused_until), code="throttled")
     if not user.check_password(password):
+        metrics.signin_failed("password_again")
+        throttle.count_locks(attempt)
         if attempt.locks_until:
             raise ValidationError(_locked_message(attempt.locks_until), code="throttled")
         raise ValidationError(wrong_message or _("That is not your password."), code="wrong")

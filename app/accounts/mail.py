@@ -14,6 +14,8 @@ from django.urls import reverse
 from django.utils import translation
 from django.utils.translation import gettext_lazy as _
 
+from safecoach import metrics
+
 log = logging.getLogger(__name__)
 
 KINDS = {
@@ -132,6 +134,9 @@ KINDS = {
 }
 
 
+metrics.prepare_kinds(metrics.MAILS, KINDS)
+
+
 def sign_in_url():
     return settings.SITE_URL + reverse("accounts:login")
 
@@ -165,7 +170,10 @@ def send_account_mail(user, kind, url, background=False, to=None):
         try:
             send_mail(subject, body, None, [recipient])
         except Exception:  # the relay is down: say so in the log, never with the link
+            metrics.mail(kind, sent=False)
             log.exception("could not send a %s mail to user %s", kind, user_id)
+        else:
+            metrics.mail(kind, sent=True)
 
     if background and settings.SAFECOACH_ACCOUNT_MAIL_IN_BACKGROUND:
         threading.Thread(target=deliver, name=f"mail-{kind}", daemon=True).start()

@@ -23,6 +23,8 @@ from django.conf import settings
 from django.core.exceptions import ImproperlyConfigured
 from django.utils.module_loading import import_string
 
+from safecoach import metrics
+
 log = logging.getLogger(__name__)
 
 ALIASES = {
@@ -115,13 +117,19 @@ def get_backend() -> BaseSMSBackend:
     return import_string(ALIASES.get(name, name))()
 
 
-def send_sms(to: str, text: str, user_id=None) -> None:
-    """Send through the configured gateway; failures are logged without the text and re-raised."""
+def send_sms(to: str, text: str, user_id=None, kind="other") -> None:
+    """Send through the configured gateway; failures are logged without the text and re-raised.
+
+    `kind` (the purpose of the code) labels the count in safecoach_sms_total, never the number.
+    """
     try:
         get_backend().send(to, text)
     except SMSError as error:
+        metrics.sms(kind, sent=False)
         log.warning("SMS for user %s not sent: %s", user_id, error)
         raise
     except ImproperlyConfigured as error:
+        metrics.sms(kind, sent=False)
         log.error("SMS for user %s not sent: %s", user_id, error)
         raise SMSError(str(error)) from None
+    metrics.sms(kind, sent=True)

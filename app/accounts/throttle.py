@@ -32,6 +32,7 @@ from django.utils import timezone
 
 from accounts.codes import keyed_hash
 from accounts.models import Throttle
+from safecoach import metrics
 
 # The counters of a password check (settings.SAFECOACH_THROTTLE holds their rules).
 ACCOUNT_AND_ADDRESS = "login-account-address"
@@ -85,12 +86,14 @@ class Attempt:
 
     `refused_until`: a counter was locked; nothing was taken and the password must not be
     checked. `locks_until`: this attempt took the last one left, so the counters are locked
-    from now on unless it is given back (the password was right).
+    from now on unless it is given back (the password was right); `locking` names their scopes
+    (counted by `count_locks` once the check failed).
     """
 
     keys: tuple[str, ...] = ()
     refused_until: datetime | None = None
     locks_until: datetime | None = None
+    locking: tuple[str, ...] = ()
 
     @property
     def refused(self) -> bool:
@@ -137,13 +140,23 @@ def take(*counters: tuple[str, object]) -> Attempt:
             row.failures += 1
             if row.failures >= limits.limit:
                 row.locked_until = now + timedelta(seconds=limits.lockout)
-                locks.append(row.locked_until)
+                locks.append((row.locked_until, row.scope))
             row.updated_at = now
         Throttle.objects.bulk_update(
             rows, ["failures", "window_start", "locked_until", "updated_at"]
         )
     purge(now)
-    return Attempt(keys=tuple(keys), locks_until=max(locks) if locks else None)
+    return Attempt(
+        keys=tuple(keys),
+        locks_until=max(until for until, _scope in locks) if locks else None,
+        locking=tuple(sorted({scope for _until, scope in locks})),
+    )
+
+
+def count_locks(attempt: Attempt) -> None:
+    """The check of `attempt` failed: the locks it started stay, count them (by scope)."""
+    for scope in attempt.locking:
+        metrics.throttle_locked(scope)
 
 
 def give_back(attempt: Attempt) -> None:
@@ -188,6 +201,7 @@ def record_failure(scope: str, ident) -> datetime | None:
         if row.failures >= limits.limit:
             row.failures, row.window_start = 0, now
             row.locked_until = now + timedelta(seconds=limits.lockout)
+            metrics.throttle_locked(scope)
         row.updated_at = now
         row.save()
     purge()

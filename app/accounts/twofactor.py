@@ -27,8 +27,11 @@ from accounts.models import (
     TwoFactorMethod,
 )
 from accounts.sms import SMSError, send_sms
+from safecoach import metrics
 
 BACKUP_CODE_COUNT = 10
+
+metrics.prepare_kinds(metrics.SMS, CodePurpose.values)
 
 
 # Session key: when this session last passed a second factor (POSIX seconds). Set by every view
@@ -180,7 +183,7 @@ def send_code(user, purpose: str, phone: str) -> OneTimeCode:
             "minutes": minutes,
         }
     try:
-        send_sms(phone, text, user_id=user.pk)
+        send_sms(phone, text, user_id=user.pk, kind=str(purpose))
     except SMSError:
         raise CodeError(_("We could not send the code; please try again.")) from None
     return OneTimeCode.objects.create(
@@ -204,7 +207,14 @@ def _wrong():
     return CodeError(_("That code is not right; check it and try again."))
 
 
+def _refused(until):
+    """A code check refused while code entry is locked (counted as a failed sign-in step)."""
+    metrics.signin_failed("locked")
+    return _locked_error(until)
+
+
 def _count_wrong(user):
+    metrics.signin_failed("code")
     until = throttle.record_failure("code", user.pk)
     if until:
         raise _locked_error(until)
@@ -215,7 +225,7 @@ def check_sms_code(user, purpose: str, code: str) -> OneTimeCode:
     """Use the newest code of `purpose`; raises CodeError (and counts wrong codes)."""
     until = throttle.locked_until("code", user.pk)
     if until:
-        raise _locked_error(until)
+        raise _refused(until)
     latest = _latest(user, purpose)
     if latest is None:
         raise CodeError(_("No code has been sent yet; ask for a code first."))
@@ -240,7 +250,7 @@ def check_sms_code(user, purpose: str, code: str) -> OneTimeCode:
 def check_totp(user, secret: str, code: str, last_step=None) -> int:
     until = throttle.locked_until("code", user.pk)
     if until:
-        raise _locked_error(until)
+        raise _refused(until)
     step = codes.totp_match(secret, code, last_step)
     if step is None:
         if last_step is not None and codes.totp_match(secret, code, None) is not None:
@@ -271,7 +281,7 @@ def unused_backup_codes(user) -> int:
 def check_backup_code(user, code: str) -> None:
     until = throttle.locked_until("code", user.pk)
     if until:
-        raise _locked_error(until)
+        raise _refused(until)
     digest = codes.keyed_hash("backup", user.pk, codes.normalise_backup_code(code))
     row = BackupCode.objects.filter(user=user, code_hash=digest).first()
     if row is None:

@@ -15,6 +15,7 @@ from django.utils import translation
 from django.utils.translation import gettext_lazy as _
 
 from privacy.restriction import is_restricted
+from safecoach import metrics
 
 log = logging.getLogger(__name__)
 
@@ -36,6 +37,9 @@ KINDS = {
         _("There is a new comment on one of your assignments on safecoach."),
     ),
 }
+
+
+metrics.prepare_kinds(metrics.MAILS, KINDS)
 
 
 def render_notification(recipient, kind):
@@ -60,6 +64,9 @@ def notify(recipient, kind):
         try:
             send_mail(subject, body, None, [recipient.email])
         except Exception:  # the relay is down: the message itself is safe, log and go on
+            metrics.mail(kind, sent=False)
             log.exception("could not send a %s notification to user %s", kind, recipient.pk)
+        else:
+            metrics.mail(kind, sent=True)
 
     transaction.on_commit(send)

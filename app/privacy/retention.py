@@ -34,8 +34,10 @@ from django.utils.translation import gettext_lazy as _
 from accounts.models import User
 from privacy.erasure import erase_user
 from privacy.models import AccessLogEntry, ProcessingRestriction, RequestSource, RetentionNotice
+from safecoach import metrics
 
 log = logging.getLogger(__name__)
+metrics.prepare_kinds(metrics.MAILS, ["retention_notice"])
 
 NOTICE_SUBJECT = _("Your safecoach account will be removed")
 NOTICE_LEAD = _(
@@ -94,7 +96,10 @@ def _send_notice(user):
     try:
         send_mail(subject, body, None, [user.email])
     except Exception:  # the relay is down: the notice row stays, the mail is retried never
+        metrics.mail("retention_notice", sent=False)
         log.exception("could not send the retention notice to user %s", user.pk)
+    else:
+        metrics.mail("retention_notice", sent=True)
 
 
 def run_retention(now=None, dry_run=False):

@@ -42,6 +42,8 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    # First: times and counts every request, including what the other middleware answers.
+    "safecoach.metrics.MetricsMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "safecoach.middleware.SecurityHeadersMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
@@ -219,6 +221,11 @@ LOGGING = {
     "handlers": {"console": {"class": "logging.StreamHandler"}},
     "root": {"handlers": ["console"], "level": env_str("SAFECOACH_LOG_LEVEL", "INFO")},
 }
+
+# Metrics (docs/monitoring-app.md): the addresses or networks that may read /metrics (the
+# monitoring host). Empty: nobody; every other visitor gets the ordinary 404. Behind nginx the
+# address is the one SAFECOACH_CLIENT_IP_HEADER names, and nginx refuses the path itself too.
+SAFECOACH_METRICS_ALLOWED = env_list("SAFECOACH_METRICS_ALLOWED", [])
 
 # The dialogue page shows this many messages per page.
 DIALOGUE_PAGE_SIZE = 30

@@ -72,6 +72,8 @@ def _admin_object(model_attr):
 GET_TABLE = {
     "home": (_none, "L R R R R R R R R"),
     "healthz": (_none, "O O O O O O O O O"),
+    # Metrics: only SAFECOACH_METRICS_ALLOWED (empty here) gets the exposition; tests/app/test_metrics.py.
+    "metrics": (_none, "4 4 4 4 4 4 4 4 4"),
     "set_language": (_none, "R R R R R R R R R"),
     "accounts:login": (_none, "O R R R R R R R R"),
     "accounts:logout": (_none, "M M M M M M M M M"),
@@ -170,6 +172,7 @@ for _model, (_attr, _add) in ADMIN_MODELS.items():
 POST_TABLE = {
     "home": ({}, "L R R R R R R R R"),
     "healthz": ({}, "M M M M M M M M M"),
+    "metrics": ({}, "4 4 4 4 4 4 4 4 4"),
     "set_language": ({"language": "en"}, "R R R R R R R R R"),
     "accounts:login": ({"username": "x@x.test", "password": "wrong"}, "O R R R R R R R R"),
     "accounts:logout": ({}, "L L L L L L L L L"),
