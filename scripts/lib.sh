@@ -93,3 +93,34 @@ lab_down_quietly() {
         "$VENV/bin/otap" lab down development >/dev/null 2>&1 || true
     fi
 }
+
+# ---- monitoring: promtool and amtool for the tests of the alert rules and Alertmanager config --
+# ensure_promtool: promtool (Debian 13's package promtool, built from prometheus 2.53) and amtool
+# (prometheus-alertmanager 0.28), the versions the hosts run, taken from the trixie archive with apt (no other download) and
+# extracted with dpkg-deb into a cache folder; nothing is installed on the controller. Exports
+# PROMTOOL and AMTOOL for tests/unit/test_alert_rules.py.
+PROMTOOL_CACHE="${XDG_CACHE_HOME:-$HOME/.cache}/safecoach/promtool-2.53"
+ensure_promtool() {
+    local dir="$PROMTOOL_CACHE"
+    if [ ! -x "$dir/usr/bin/promtool" ] || [ ! -x "$dir/usr/bin/amtool" ]; then
+        say "fetching promtool and amtool from Debian 13 (packages promtool, prometheus-alertmanager)"
+        command -v apt-get >/dev/null || die "apt-get is missing; promtool comes from Debian's package promtool."
+        local apt="$dir.apt"
+        rm -rf "$apt" && mkdir -p "$apt/lists/partial" "$apt/cache/archives/partial" "$apt/debs" "$dir"
+        printf 'deb [signed-by=/usr/share/keyrings/debian-archive-keyring.gpg] http://deb.debian.org/debian trixie main\n' \
+            >"$apt/sources.list"
+        local opts=(-q -o "Dir::Etc::sourcelist=$apt/sources.list" -o "Dir::Etc::sourceparts=-"
+            -o "Dir::State::Lists=$apt/lists" -o "Dir::Cache=$apt/cache" -o "APT::Get::List-Cleanup=0"
+            -o "APT::Sandbox::User=root")
+        apt-get "${opts[@]}" update >/dev/null \
+            || die "apt-get could not read the trixie archive (deb.debian.org); promtool comes from there."
+        (cd "$apt/debs" && apt-get "${opts[@]}" download promtool prometheus-alertmanager >/dev/null) \
+            || die "apt-get could not download promtool and prometheus-alertmanager from trixie."
+        local deb
+        for deb in "$apt/debs"/*.deb; do dpkg-deb -x "$deb" "$dir"; done
+        rm -rf "$apt"
+        [ -x "$dir/usr/bin/promtool" ] && [ -x "$dir/usr/bin/amtool" ] \
+            || die "the trixie packages did not hold promtool and amtool under usr/bin."
+    fi
+    export PROMTOOL="$dir/usr/bin/promtool" AMTOOL="$dir/usr/bin/amtool"
+}

@@ -31,6 +31,11 @@ def render(role: str, fact: str, values: dict | None = None) -> str:
     """The directives `fact` holds on a host, with the role's defaults and `values` filled in."""
     defaults = yaml.safe_load((REPO / "roles" / role / "defaults" / "main.yml").read_text())
     known = {**shared_values(), **defaults, **(values or {})}
+    # defaults that name a shared value (backup_client_textfile_dir), filled in as Ansible would
+    shared = shared_values()
+    for name, value in defaults.items():
+        if isinstance(value, str) and value.strip("{} ") in shared and name not in (values or {}):
+            known[name] = resolve(value, known)
     own = yaml.safe_load((SANDBOX / "defaults" / "main.yml").read_text())
     params = {**own, **resolve(include_vars(role, fact), known)}
     env = jinja2.Environment(  # noqa: S701 - renders systemd units, not HTML

@@ -47,7 +47,7 @@ def _defaults(folder) -> dict:
 
 
 def _port(name, value) -> bool:
-    return name.endswith("_port") and isinstance(value, str) and "{{" in value
+    return name.endswith(("_port", "_textfile_dir")) and isinstance(value, str) and "{{" in value
 
 
 def _render(folder, name: str, **extra) -> str:
