@@ -179,7 +179,8 @@ got_request_exception.connect(_on_request_exception, dispatch_uid="safecoach-met
 
 
 def _view_name(request, status: int) -> str:
-    """The URL name of the view that answered ("unmatched" when no URL pattern matched).
+    """The URL name of the view that answered ("unmatched" when no URL pattern matched,
+    "NAMESPACE:unnamed" for a pattern without a name).
 
     A response made before the view was resolved (a middleware's redirect) is resolved here;
     a 404 without a match is not resolved twice.
@@ -192,6 +193,8 @@ def _view_name(request, status: int) -> str:
             match = None
     if match is None:
         return "unmatched"
+    if match.url_name is None:  # an unnamed pattern (the admin's catch-all): no dotted path
+        return ":".join([*match.namespaces, "unnamed"])
     return match.view_name
 
 
