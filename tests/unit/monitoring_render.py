@@ -101,10 +101,14 @@ def _resolve(value, known):
     return value
 
 
-def render_rules(directory: Path, **extra) -> list[Path]:
-    """The alert rules files, as the role installs them, written into directory."""
+def render_rules(directory: Path, stage: str = "production", **extra) -> list[Path]:
+    """The alert rules files, as the role installs them on STAGE, written into directory.
+
+    A real stage by default: the promtool tests (tests/unit/promtool/) expect the documented
+    `for:` durations, which the lab shortens.
+    """
     env = _env(variable_start_string="[[", variable_end_string="]]")
-    vals = values(**extra)
+    vals = values(stage=stage, **extra)
     out = []
     for name in RULE_FILES:
         path = directory / f"{name}.yml"

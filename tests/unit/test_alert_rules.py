@@ -92,15 +92,23 @@ def test_no_alert_carries_personal_data(tmp_path):
 
 def test_the_lab_can_shorten_for_and_the_scrape_interval(tmp_path):
     promtool = mr.tool("promtool")
-    files = mr.render_rules(tmp_path, monitoring_alert_for_overrides={"host_down": "30s"})
+    files = mr.render_rules(tmp_path, stage="development")
     host = yaml.safe_load(files[0].read_text())["groups"][0]["rules"]
     assert next(r for r in host if r["alert"] == "HostDown")["for"] == "30s"
     _run(promtool, "check", "rules", *map(str, files))
-    config = yaml.safe_load(mr.render("prometheus.yml.j2", monitoring_scrape_interval="15s"))
+    config = yaml.safe_load(mr.render("prometheus.yml.j2", stage="development"))
     assert config["global"]["scrape_interval"] == "15s"
-    # production keeps the documented ones
-    production = yaml.safe_load(mr.render("prometheus.yml.j2", stage="production"))
-    assert production["global"]["scrape_interval"] == "30s"
+    lab_mail = yaml.safe_load(mr.render("alertmanager.yml.j2", stage="development"))
+    assert (lab_mail["route"]["group_wait"], lab_mail["route"]["group_interval"]) == ("10s", "30s")
+    # every real stage keeps the documented ones
+    for stage in ("test", "acceptance", "production"):
+        production = yaml.safe_load(mr.render("prometheus.yml.j2", stage=stage))
+        assert production["global"]["scrape_interval"] == "30s"
+        mail = yaml.safe_load(mr.render("alertmanager.yml.j2", stage=stage))
+        assert (mail["route"]["group_wait"], mail["route"]["group_interval"]) == ("30s", "5m")
+    files = mr.render_rules(tmp_path)
+    host = yaml.safe_load(files[0].read_text())["groups"][0]["rules"]
+    assert next(r for r in host if r["alert"] == "HostDown")["for"] == "5m"
 
 
 @pytest.mark.control("MON-01")

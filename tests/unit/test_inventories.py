@@ -22,6 +22,10 @@ PER_STAGE = {
     "host_size",  # sizes
     "public_name",  # addresses: the site's name
     "egress",  # addresses (outside services the firewall lets hosts reach)
+    "mail_relay_smarthost",  # addresses: where alert mails leave the stage
+    "mail_relay_local_mailbox",  # the lab's own switch: alerts kept in a local mailbox
+    "monitoring_operators",  # addresses: who gets the alerts
+    "monitoring_mail_from",  # addresses: the alerts' sender
 }
 
 

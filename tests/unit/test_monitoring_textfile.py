@@ -179,6 +179,18 @@ def test_the_exporter_ports_are_open_to_the_monitoring_hosts_only():
 def test_a_stage_without_a_relay_stops_in_the_preflight(tmp_path):
     inventory = tmp_path / "production"
     shutil.copytree(INVENTORIES / "production", inventory)
+    # the stage's alert settings taken out: no smarthost, no local mailbox, nobody to mail
+    stage_file = inventory / "group_vars" / "all" / "stage.yml"
+    settings = yaml.safe_load(stage_file.read_text())
+    settings.update(mail_relay_smarthost="", mail_relay_local_mailbox="", monitoring_operators=[])
+    # an admin, so that the preflight's earlier check (ACC-01) passes
+    settings["admins"] = [{"name": "ops", "ssh_public_key": "ssh-ed25519 AAAA ops"}]
+    stage_file.write_text(yaml.safe_dump(settings))
+    # a usable root password, so that the preflight's earlier check (ACC-02) passes too
+    vault = inventory / "group_vars" / "all" / "vault.yml"
+    secrets = yaml.safe_load(vault.read_text())
+    secrets["vault_root_password"] = "a-usable-root-password-" + "x" * 8
+    vault.write_text(yaml.safe_dump(secrets))
     proc = subprocess.run(
         [
             str(Path(sys.executable).parent / "ansible-playbook"),
@@ -196,4 +208,12 @@ def test_a_stage_without_a_relay_stops_in_the_preflight(tmp_path):
     assert proc.returncode != 0
     assert "UNREACHABLE" not in out
     assert "has no mail relay or no operators for its alerts" in out
-    assert yaml.safe_load((REPO / "monitoring.yml").read_text())[0]["gather_facts"] is False
+    # the preflight runs on the controller alone, before any play that touches a host
+    assert (
+        "ansible.builtin.import_playbook"
+        in yaml.safe_load((REPO / "monitoring.yml").read_text())[0]
+    )
+    assert all(
+        play["gather_facts"] is False
+        for play in yaml.safe_load((REPO / "preflight.yml").read_text())
+    )
