@@ -23,7 +23,7 @@ from coaching.notifications import notify
 from tests.app.urlpatterns import all_patterns
 from tests.fixtures.world import PASSWORD, SECRET
 
-pytestmark = pytest.mark.app
+pytestmark = [pytest.mark.app, pytest.mark.control("MON-10")]
 
 MONITOR = "10.20.30.40"
 ALLOWED = override_settings(SAFECOACH_METRICS_ALLOWED=["10.20.30.0/24"])
