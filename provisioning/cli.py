@@ -1,7 +1,7 @@
 """otap: stages, the local lab, day-0 bootstrap, converge, verify, releases and backups.
 
-One shape for every command: `otap NOUN VERB [STAGE] …` (lab, stage, release, backup), and the
-main job `otap up`. Every command has --help; the exit statuses are in EPILOG. The older
+One shape for every command: `otap NOUN VERB [STAGE] …` (lab, stage, release, backup, monitor),
+and the main job `otap up`. Every command has --help; the exit statuses are in EPILOG. The older
 spellings (`otap converge STAGE`, `otap releases STAGE`, `otap backup STAGE now` …) still work for
 one release, with one line on stderr naming the new spelling (OLD_SPELLINGS).
 """
@@ -29,8 +29,9 @@ exit status:
        snapshot, options that do not go together (one sentence on stderr)
   130  interrupted (Ctrl-C)
 
---json (lab status, stage converge, stage verify, release list, backup status and snapshots):
-JSON on stdout, everything else on stderr; the keys are in docs/architecture.md.
+--json (lab status, stage converge, stage verify, release list, backup status and snapshots,
+monitor alerts): JSON on stdout, everything else on stderr; the keys are in docs/architecture.md.
+otap monitor alerts exits 1 when an alert other than the Watchdog fires, or the Watchdog does not.
 
 Old spellings (otap converge STAGE, otap releases STAGE, otap backup STAGE now …) still work in
 this release and say on stderr what to type instead."""
@@ -250,6 +251,30 @@ def cmd_backup(args, stage: Stage) -> int:
     )
 
 
+def cmd_monitor_open(args, stage: Stage) -> int:
+    from provisioning.ops import monitor
+
+    sshconfig.write(stage)
+    monitor.open_tunnel(
+        stage, {"Prometheus": args.prometheus_port, "Alertmanager": args.alertmanager_port}
+    )
+    return 0
+
+
+def cmd_monitor_alerts(args, stage: Stage) -> int:
+    from provisioning.ops import monitor
+
+    sshconfig.write(stage)
+    data = monitor.fetch_alerts(stage)
+    if not args.json:
+        print(monitor.format_alerts(data))
+        return 0 if monitor.alerts_ok(data) else 1
+    emit(args, data)
+    if not monitor.alerts_ok(data):
+        raise OtapError(monitor.summary(data))
+    return 0
+
+
 def cmd_up(args, stage: Stage) -> int:
     from provisioning.ops.up import up
 
@@ -393,6 +418,37 @@ def _args_old_backup(p: argparse.ArgumentParser) -> None:
     p.add_argument("action", metavar="ACTION", help="now, status, drill, snapshots or restore")
 
 
+def _port(text: str) -> int:
+    try:
+        port = int(text)
+    except ValueError:
+        port = -1
+    if not 0 <= port <= 65535:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a port (0-65535; 0 = a free one)")
+    return port
+
+
+def _args_monitor_open(p: argparse.ArgumentParser) -> None:
+    _stage_arg(p)
+    for service, option in (
+        ("Prometheus", "--prometheus-port"),
+        ("Alertmanager", "--alertmanager-port"),
+    ):
+        p.add_argument(
+            option, type=_port, default=0, help=f"local port for {service} (default 0: a free one)"
+        )
+    p.epilog = "Until Ctrl-C, through the stage's bastion. `otap monitor STAGE` is the same."
+
+
+def _args_monitor_alerts(p: argparse.ArgumentParser) -> None:
+    _stage_arg(p)
+    _json_arg(p)
+    p.epilog = (
+        "Exit status 0 when nothing but the Watchdog fires; 1 when another alert fires or the "
+        "Watchdog does not (then alerting itself is broken)."
+    )
+
+
 def _args_release_build(p: argparse.ArgumentParser) -> None:
     p.add_argument(
         "--allow-dirty",
@@ -456,6 +512,11 @@ COMMANDS = [
     ("backup", "restore", cmd_backup,
      "the newest (or --snapshot) dump into a new database beside the live one",
      _args_backup_restore, None),
+    ("monitor", "open", cmd_monitor_open,
+     "tunnel local ports to the stage's Prometheus and Alertmanager", _args_monitor_open, None),
+    ("monitor", "alerts", cmd_monitor_alerts,
+     "what fires in the stage's Alertmanager; fails unless only the Watchdog does",
+     _args_monitor_alerts, None),
 ]
 # fmt: on
 
@@ -464,7 +525,12 @@ NOUNS = {
     "stage": "the hosts of a stage: bootstrap, converge, verify, patch, ssh, ssh-config",
     "release": "app releases: list, build, verify here; deploy, rollback, promote on stages",
     "backup": "offsite backups of a stage: now, status, drill, snapshots, restore",
+    "monitor": "Prometheus and Alertmanager of a stage: open (a tunnel), alerts",
 }
+
+# Other spellings of a command that stay (no deprecation line, not listed in --help):
+# `otap alerts STAGE` is how issue 15 names `otap monitor alerts STAGE`.
+ALIASES = {"alerts": ("monitor", "alerts")}
 
 # The old spelling → the new one, for the deprecation line (main() prints it).
 OLD_SPELLINGS = {old: f"otap {noun} {verb}" for noun, verb, *_, old in COMMANDS if old}
@@ -513,6 +579,11 @@ def build_parser() -> argparse.ArgumentParser:
             p = sub.add_parser(old, description=f"Deprecated: use `{OLD_SPELLINGS[old]}`.")
             add_args(p)
             p.set_defaults(func=func, deprecated=old)
+    for alias, (noun, verb) in ALIASES.items():
+        _, _, func, help_text, add_args, _ = next(c for c in COMMANDS if c[:2] == (noun, verb))
+        p = sub.add_parser(alias, description=f"{help_text} (the same as `otap {noun} {verb}`).")
+        add_args(p)
+        p.set_defaults(func=func)
     p = sub.add_parser("releases", description="Deprecated: use `otap release list STAGE`.")
     _args_releases_old(p)
     p.set_defaults(func=cmd_release_list, deprecated="releases")
@@ -520,6 +591,19 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 BACKUP_VERBS = tuple(verb for noun, verb, *_ in COMMANDS if noun == "backup")
+MONITOR_VERBS = tuple(verb for noun, verb, *_ in COMMANDS if noun == "monitor")
+
+
+def _monitor_shorthand(argv: list[str]) -> list[str]:
+    """`otap monitor [OPTIONS] STAGE …` is `otap monitor open STAGE …`."""
+    if argv[:1] != ["monitor"]:
+        return argv
+    for word in argv[1:]:
+        if word in ("-h", "--help"):
+            return argv
+        if not word.startswith("-"):
+            return argv if word in MONITOR_VERBS else ["monitor", "open", *argv[1:]]
+    return argv
 
 
 def _old_backup_form(argv: list[str]) -> bool:
@@ -539,6 +623,7 @@ def _old_backup_form(argv: list[str]) -> bool:
 
 def parse(parser: argparse.ArgumentParser, argv: list[str]) -> argparse.Namespace:
     """The arguments of ARGV, old spellings included (they get `deprecated`)."""
+    argv = _monitor_shorthand(argv)
     if not _old_backup_form(argv):
         return parser.parse_args(argv)
     old_parser = argparse.ArgumentParser(prog="otap backup", add_help=False)

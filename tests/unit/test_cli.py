@@ -41,6 +41,10 @@ HELP = [
     ["backup", "drill"],
     ["backup", "snapshots"],
     ["backup", "restore"],
+    ["monitor"],
+    ["monitor", "open"],
+    ["monitor", "alerts"],
+    ["alerts"],
     # the old spellings keep their help
     ["ssh-config"],
     ["ssh"],
@@ -70,9 +74,9 @@ def test_the_help_names_the_exit_statuses_and_hides_the_old_spellings(capsys):
     assert "exit status:\n  0    ok\n  1    the thing failed" in out
     assert "  2    bad usage" in out
     listed = out.split("options:")[0]
-    for word in ("up", "lab", "stage", "release", "backup"):
+    for word in ("up", "lab", "stage", "release", "backup", "monitor"):
         assert f"\n    {word} " in listed
-    for old in ("converge", "releases", "ssh-config", "promote"):
+    for old in ("converge", "releases", "ssh-config", "promote", "alerts"):
         assert f"\n    {old} " not in listed
 
 
@@ -134,6 +138,26 @@ PARSED = [
         "cmd_backup",
         {"verb": "restore", "snapshot": "abcdef12", "name": "sc_x", "replace": True},
     ),
+    (
+        ["monitor", "open", "test"],
+        "cmd_monitor_open",
+        {"stage": "test", "prometheus_port": 0, "alertmanager_port": 0},
+    ),
+    (
+        ["monitor", "open", "test", "--prometheus-port", "19090", "--alertmanager-port", "0"],
+        "cmd_monitor_open",
+        {"stage": "test", "prometheus_port": 19090, "alertmanager_port": 0},
+    ),
+    # `otap monitor STAGE` is `otap monitor open STAGE`
+    (["monitor", "test"], "cmd_monitor_open", {"verb": "open", "stage": "test"}),
+    (
+        ["monitor", "--alertmanager-port", "19093", "test"],
+        "cmd_monitor_open",
+        {"stage": "test", "prometheus_port": 0, "alertmanager_port": 19093},
+    ),
+    (["monitor", "alerts", "test"], "cmd_monitor_alerts", {"stage": "test", "json": False}),
+    # `otap alerts STAGE`, as issue 15 names it: the same command, no deprecation
+    (["alerts", "test", "--json"], "cmd_monitor_alerts", {"stage": "test", "json": True}),
 ]
 
 
@@ -280,6 +304,12 @@ def test_old_spellings_name_their_new_ones():
         ["backup", "now"],
         ["backup", "forget", "test"],
         ["backup", "status", "test", "--replace"],
+        ["monitor"],
+        ["monitor", "alerts"],
+        ["monitor", "alerts", "test", "--prometheus-port", "1"],
+        ["monitor", "open", "test", "--prometheus-port", "70000"],
+        ["monitor", "test", "--alertmanager-port", "http"],
+        ["alerts"],
     ],
     ids=lambda w: " ".join(w) or "nothing",
 )
@@ -308,6 +338,8 @@ def one_sentence(err: str) -> str:
         (["release", "promote", "test", "production"], "out of order"),
         (["release", "promote", "test", "staging"], "is not a step"),
         (["up", "test"], "builds lab stages only"),
+        (["monitor", "staging"], "unknown stage 'staging'"),
+        (["alerts", "staging"], "unknown stage 'staging'"),
     ],
     ids=lambda v: None,
 )

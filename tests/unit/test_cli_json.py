@@ -7,6 +7,7 @@ a real stage is given as a file, as OTAP_VAULT_PASSWORD_FILE would be.
 
 import io
 import json
+import os
 import subprocess
 from types import SimpleNamespace
 
@@ -406,3 +407,82 @@ def test_parse_status_reads_what_the_wrapper_prints(tmp_path):
     assert (info["repository"], info["snapshots"]) == (f"{tmp_path}/r", 1)
     assert [(n["what"], n["id"], n["count"]) for n in info["newest"]] == [("files", "0a1b2c3d", 1)]
     assert 1.9 <= info["newest"][0]["age_hours"] <= 2.1
+
+
+# ---- monitor alerts ---------------------------------------------------------------------------
+
+
+@pytest.fixture
+def alertmanager(state, tmp_path, monkeypatch):
+    """A fake `ssh` on PATH that answers as the monitoring host does: the JSON in `answer`."""
+    folder = tmp_path / "bin"
+    folder.mkdir()
+    answer = tmp_path / "answer.json"
+    (folder / "ssh").write_text(
+        f'#!/bin/sh\nprintf "%s\\n" "$@" > {tmp_path}/ssh.args\n'
+        f'[ -s {answer} ] || {{ echo "Alertmanager at http://127.0.0.1:9093 does not answer" >&2; '
+        f"exit 1; }}\ncat {answer}\n"
+    )
+    (folder / "ssh").chmod(0o755)
+    monkeypatch.setenv("PATH", f"{folder}:{os.environ['PATH']}")
+    return answer
+
+
+def test_monitor_alerts_json(capsys, alertmanager, tmp_path):
+    from tests.unit.test_monitor import FIRING
+
+    alertmanager.write_text(json.dumps(FIRING))
+    code, info, err = run_json(capsys, ["monitor", "alerts", "test", "--json"])
+    assert code == 1
+    assert set(info) == {"stage", "host", "alerts", "watchdog"}
+    assert (info["stage"], info["host"], info["watchdog"]) == ("test", "mon1", True)
+    assert [a["alertname"] for a in info["alerts"]][:2] == ["HostDown", "SiteDown"]
+    assert set(info["alerts"][0]) == {
+        "alertname",
+        "severity",
+        "host",
+        "summary",
+        "runbook_url",
+        "starts_at",
+        "state",
+        "labels",
+    }
+    assert err == (
+        "otap: error: 4 alerts firing on stage test; the Watchdog fires, so Alertmanager is "
+        "alive.\n"
+    )
+    args = (tmp_path / "ssh.args").read_text().splitlines()
+    assert args[:3] == ["-F", str(tmp_path / "test" / "ssh_config"), "mon1"]
+    assert "/api/v2/alerts?active=true&silenced=false&inhibited=false" in args[-1]
+
+
+def test_alerts_with_only_the_watchdog_exits_0(capsys, alertmanager):
+    from tests.unit.test_monitor import WATCHDOG
+
+    alertmanager.write_text(json.dumps([WATCHDOG]))
+    info = ok_json(capsys, "alerts", "test")
+    assert (info["watchdog"], len(info["alerts"])) == (True, 1)
+    assert cli.main(["alerts", "test"]) == 0
+    out, err = capsys.readouterr()
+    assert out.splitlines()[-1] == (
+        "no alerts firing on stage test; the Watchdog fires, so Alertmanager is alive."
+    )
+    assert err == ""
+
+
+def test_alerts_without_the_watchdog_exits_1(capsys, alertmanager):
+    alertmanager.write_text("[]")
+    assert cli.main(["monitor", "alerts", "test"]) == 1
+    out, err = capsys.readouterr()
+    assert "the Watchdog is NOT firing: the alert pipeline is broken" in out
+    assert err == ""
+
+
+def test_alerts_when_alertmanager_does_not_answer(capsys, alertmanager):
+    assert cli.main(["monitor", "alerts", "test", "--json"]) == 1
+    out, err = capsys.readouterr()
+    assert out == ""
+    assert err == (
+        "otap: error: cannot read mon1 of stage test: Alertmanager at http://127.0.0.1:9093 "
+        "does not answer\n"
+    )
