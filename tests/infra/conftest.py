@@ -82,5 +82,20 @@ def role_defaults():
 
 
 @pytest.fixture(scope="session")
+def group_values():
+    """The playbook-level values of a host's groups (group_vars/<group>.yml beside site.yml)."""
+
+    def load(inv_host) -> dict:
+        values: dict = {}
+        for group in sorted(inv_host.groups):
+            path = REPO / "group_vars" / f"{group}.yml"
+            if path.is_file():
+                values.update(yaml.safe_load(path.read_text()) or {})
+        return values
+
+    return load
+
+
+@pytest.fixture(scope="session")
 def pinned_keys(stage):
     return sshconfig.read_known_hosts(stage)

@@ -64,12 +64,15 @@ def test_gunicorn_runs_sandboxed_under_systemd(host, app):
 
 
 @pytest.mark.control("DEP-02")
-def test_gunicorn_is_reachable_only_through_nginx(host, app):
+def test_gunicorn_is_reachable_only_through_nginx(host, app, role_defaults):
     sock = host.file("/run/safecoach-gunicorn.sock")
     assert sock.is_socket
     assert (sock.user, sock.group, sock.mode) == ("root", "www-data", 0o660)
     tcp = {s.split(":")[-1] for s in host.socket.get_listening_sockets() if s.startswith("tcp")}
-    assert tcp <= {"22", "80", "443", "9100"}, tcp
+    # SSH, HTTP(S), the node exporter and nginx's internal metrics port (MON-10)
+    exporters = {role_defaults("node_exporter")["node_exporter_port"]}
+    exporters.add(role_defaults("web")["web_metrics_port"])
+    assert tcp <= {"22", "80", "443", *map(str, exporters)}, tcp
     # the app's account itself cannot connect; nginx's can
     denied = host.run(
         'sudo -n -u nobody python3 -c "import socket; s=socket.socket(socket.AF_UNIX); '

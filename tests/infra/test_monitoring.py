@@ -118,7 +118,9 @@ def test_prometheus_alertmanager_and_blackbox_listen_on_loopback_only(host, moni
         assert listening_on(host, port) == [f"tcp://127.0.0.1:{port}"], unit
     # cluster-less: no gossip port
     assert listening_on(host, 9094) == []
-    status, _ = fetch(host, f"http://127.0.0.1:{monitoring['monitoring_alertmanager_port']}/-/ready")
+    status, _ = fetch(
+        host, f"http://127.0.0.1:{monitoring['monitoring_alertmanager_port']}/-/ready"
+    )
     assert status == 200
 
 

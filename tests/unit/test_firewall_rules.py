@@ -26,6 +26,13 @@ def test_http_only_on_web_and_from_anywhere():
     assert " -s " not in lines(rules("development", "web1")["v4"], "--dports 80,443")[0]
     assert lines(rules("development", "web1")["v6"], "--dports 80,443")
     for host in ("bastion1", "db1", "backup1", "mon1"):
+        assert not [
+            r for r in lines(rules("development", host)["v4"], "--dports 80,443") if "INPUT" in r
+        ], host
+    # the monitoring host may reach the site (its probe), the other hosts may not
+    probe = lines(rules("development", "mon1")["v4"], "--dports 80,443")
+    assert probe and all("-A OUTPUT" in r and "-d 10.213.10.11/32" in r for r in probe), probe
+    for host in ("bastion1", "db1", "backup1"):
         assert not lines(rules("development", host)["v4"], "--dports 80,443"), host
 
 

@@ -101,6 +101,17 @@ def test_log_freshness_per_sending_host(tmp_path):
     _check_metrics(tf.render(rows))
 
 
+@pytest.mark.control("MON-06")
+def test_a_timestamp_keeps_every_digit():
+    # six significant digits (Python's :g) put a log that arrived a second ago 20 minutes back
+    text = tf.render([("t_seconds", "gauge", "A time.", {"host": "web1"}, 1796511606.0)])
+    assert 't_seconds{host="web1"} 1796511606\n' in text
+    assert "t_seconds 1796511606.25\n" in tf.render(
+        [("t_seconds", "gauge", "A time.", {}, 1796511606.25)]
+    )
+    assert "t 0\n" in tf.render([("t", "gauge", "Zero.", {}, 0)])
+
+
 @pytest.mark.control("MON-05")
 def test_certificate_expiry_is_read_from_openssl(tmp_path):
     assert tf.not_after("notAfter=Jun  5 12:00:00 2027 GMT\n") == 1812196800

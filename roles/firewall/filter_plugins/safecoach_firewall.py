@@ -189,8 +189,9 @@ def plan(
                         "limits": service.get("limits"),
                     }
                 )
-        # The client side: a host that uses the service may open connections to its servers.
-        if WORLD not in sources and mine & set(sources):
+        # The client side: a host of a group named in `from` may open connections to the
+        # servers (also next to "world": the monitoring hosts probe the public site).
+        if mine & (set(sources) - {WORLD, ADMIN}):
             dst = nets(h for h in servers if h != host)
             if dst:
                 outbound.append(

@@ -1,0 +1,148 @@
+"""The lab's fault drills (tests/lab/test_drills.py, benchmarks/monitoring_drills.py).
+
+Six faults, each on its own host or service so that no inhibition hides one: each must bring its
+alert mail to the operators' mailbox on the monitoring host, and its repair the resolution mail.
+"""
+
+import email
+import email.header
+import email.utils
+import mailbox
+import re
+import subprocess
+import time
+
+MAILBOX = "/var/mail/operators"
+TEXTFILE = "/var/lib/prometheus/node-exporter"
+DEADLINE = 240  # seconds; the target is under 120 in the lab
+
+# name: (alert name, its instance label, the fault, the repair), each run on the host named.
+DRILLS = {
+    "postgresql stopped": (
+        "PostgresqlDown",
+        "db1",
+        ("db1", "sudo systemctl stop postgresql@17-main"),
+        ("db1", "sudo systemctl start postgresql@17-main"),
+    ),
+    "node exporter stopped": (
+        "HostDown",
+        "backup1",
+        ("backup1", "sudo systemctl stop prometheus-node-exporter"),
+        ("backup1", "sudo systemctl start prometheus-node-exporter"),
+    ),
+    "a systemd unit failed": (
+        "SystemdUnitFailed",
+        "bastion1",
+        ("bastion1", "sudo systemd-run --quiet --unit=sc-drill-failing /bin/false"),
+        ("bastion1", "sudo systemctl reset-failed sc-drill-failing"),
+    ),
+    "the backup went stale": (
+        "BackupTooOld",
+        "db1",
+        (
+            "db1",
+            # the wrapper's metrics file, as it writes it, with a last success 30 hours ago
+            f"old=$(( $(date +%s) - 30 * 3600 )); printf '%s\\n' "
+            "'# TYPE safecoach_backup_last_success_timestamp_seconds gauge' "
+            '"safecoach_backup_last_success_timestamp_seconds{command=\\"run\\"} $old" '
+            "> /tmp/sc-drill.prom && "
+            f"sudo install -m 0644 /tmp/sc-drill.prom {TEXTFILE}/safecoach_drill_backup.prom",
+        ),
+        ("db1", f"sudo rm -f {TEXTFILE}/safecoach_drill_backup.prom /tmp/sc-drill.prom"),
+    ),
+    "the site is broken (gunicorn stopped behind nginx)": (
+        "SiteDown",
+        "site",
+        ("web1", "sudo systemctl stop safecoach.socket safecoach.service"),
+        ("web1", "sudo systemctl start safecoach.socket"),
+    ),
+    "a certificate close to expiry": (
+        "InternalCertificateExpiring",
+        "web1",
+        (
+            "web1",
+            # a real certificate valid for two days, read by the host's own reporter
+            "cd /tmp && openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes "
+            "-keyout sc-drill.key -out sc-drill.crt -days 2 -subj /CN=drill 2>/dev/null && "
+            f"sudo /usr/local/sbin/safecoach-textfile --dir {TEXTFILE} "
+            "--state-dir /tmp/sc-drill-state --cert drill=/tmp/sc-drill.crt",
+        ),
+        ("web1", f"sudo rm -f {TEXTFILE}/safecoach_certificates.prom /tmp/sc-drill.*"),
+    ),
+}
+
+
+def ssh(stage, host: str, command: str, check: bool = True) -> subprocess.CompletedProcess:
+    proc = subprocess.run(
+        ["ssh", "-F", str(stage.ssh_config), host, command],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    if check and proc.returncode != 0:
+        raise RuntimeError(f"ssh {host} {command!r} failed ({proc.returncode}): {proc.stderr}")
+    return proc
+
+
+def subjects(stage) -> list[tuple[float, str]]:
+    """(arrival time, subject) of every mail in the operators' mailbox, oldest first."""
+    text = ssh(stage, "mon1", f"sudo cat {MAILBOX} 2>/dev/null || true").stdout
+    out = []
+    for raw in re.split(r"(?m)^From (?=\S+ )", text)[1:]:
+        message = email.message_from_string("From " + raw, _class=mailbox.mboxMessage)
+        stamp = email.utils.parsedate_to_datetime(message["Date"]).timestamp()
+        out.append(
+            (stamp, str(email.header.make_header(email.header.decode_header(message["Subject"]))))
+        )
+    return out
+
+
+def wait_for_mails(stage, wanted: dict[str, str], since: float) -> dict[str, float]:
+    """Wait until a mail whose subject matches each pattern arrived after SINCE; their times."""
+    found: dict[str, float] = {}
+    end = time.monotonic() + DEADLINE
+    while True:
+        for stamp, subject in subjects(stage):
+            for name, pattern in wanted.items():
+                if name not in found and stamp >= since - 1 and re.search(pattern, subject):
+                    found[name] = stamp
+        if len(found) == len(wanted):
+            return found
+        if time.monotonic() > end:
+            missing = sorted(set(wanted) - set(found))
+            raise TimeoutError(
+                f"no mail within {DEADLINE} s for: {missing}; mails: {subjects(stage)}"
+            )
+        time.sleep(3)
+
+
+def provoke(stage) -> float:
+    """Make every fault; returns when they were made."""
+    started = time.time()
+    for _alert, _instance, (host, command), _repair in DRILLS.values():
+        ssh(stage, host, command)
+    return started
+
+
+def repair(stage) -> float:
+    """Undo every fault (each repair is safe to run twice); returns when."""
+    repaired = time.time()
+    for _alert, _instance, _fault, (host, command) in DRILLS.values():
+        ssh(stage, host, command, check=False)
+    return repaired
+
+
+def patterns(state: str) -> dict[str, str]:
+    """Each drill's mail subject, as Alertmanager writes it: "[FIRING:1] ALERT INSTANCE …"."""
+    head = r"\[FIRING:\d+\]" if state == "firing" else r"\[RESOLVED\]"
+    return {
+        name: rf"{head} {alert} {re.escape(instance)}\b"
+        for name, (alert, instance, _f, _r) in DRILLS.items()
+    }
+
+
+def prometheus_memory(stage) -> int:
+    """Prometheus's memory on the monitoring host, in bytes (its unit's cgroup)."""
+    out = ssh(stage, "mon1", "systemctl show prometheus -p MemoryCurrent --value").stdout.strip()
+    return int(out) if out.isdigit() else 0
