@@ -56,6 +56,10 @@ def up(stage: Stage) -> int:
     print(f"  ssh -F {config} web1   # as {admin}, through {stage.bastion.name}")
     print(f"  otap stage converge {stage_name}   # after changing a role")
     print(f"  otap stage verify {stage_name}     # check every control again")
+    print(f"  otap monitor open {stage_name}     # Prometheus and Alertmanager through the bastion")
+    print(
+        f"  otap alerts {stage_name}           # what fires (alert mails: /var/mail/operators on mon1)"
+    )
     print(f"  otap lab down {stage_name}         # remove the lab completely")
     print_app(stage, built.id)
     return 0
