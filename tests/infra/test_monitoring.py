@@ -36,6 +36,16 @@ def listening_on(host, port) -> list[str]:
     return sorted(s for s in host.socket.get_listening_sockets() if s.endswith(f":{port}"))
 
 
+def exporter_metrics(host, inv_host, unit: str, port: int) -> str:
+    """The exporter runs, listens on the host's internal address alone and answers there."""
+    service = host.service(unit)
+    assert service.is_running and service.is_enabled, unit
+    assert listening_on(host, port) == [f"tcp://{inv_host.address}:{port}"], unit
+    status, body = fetch(host, f"http://{inv_host.address}:{port}/metrics")
+    assert status == 200, unit
+    return body
+
+
 def wait_for(check, deadline: float, what: str):
     """Poll CHECK (returns a truthy value when the event happened) until DEADLINE seconds."""
     end = time.monotonic() + deadline
@@ -56,11 +66,7 @@ def monitoring(role_defaults):
 @pytest.mark.control("MON-02")
 def test_node_exporter_listens_on_the_internal_address_only(host, inv_host, role_defaults):
     port = role_defaults("node_exporter")["node_exporter_port"]
-    unit = host.service("prometheus-node-exporter")
-    assert unit.is_running and unit.is_enabled
-    assert listening_on(host, port) == [f"tcp://{inv_host.address}:{port}"]
-    status, body = fetch(host, f"http://{inv_host.address}:{port}/metrics")
-    assert status == 200
+    body = exporter_metrics(host, inv_host, "prometheus-node-exporter", port)
     # the textfile collector reads safecoach-textfile's report (security fixes, reboot)
     assert "safecoach_reboot_required" in body
     assert "node_systemd_unit_state" in body  # the systemd collector (failed units)
@@ -72,11 +78,7 @@ def test_postgres_exporter_logs_in_and_listens_on_the_internal_address_only(
     host, inv_host, role_defaults
 ):
     port = role_defaults("postgres_exporter")["postgres_exporter_port"]
-    unit = host.service("prometheus-postgres-exporter")
-    assert unit.is_running and unit.is_enabled
-    assert listening_on(host, port) == [f"tcp://{inv_host.address}:{port}"]
-    status, body = fetch(host, f"http://{inv_host.address}:{port}/metrics")
-    assert status == 200
+    body = exporter_metrics(host, inv_host, "prometheus-postgres-exporter", port)
     assert "\npg_up 1" in body, "the exporter cannot log in to PostgreSQL"
     with host.sudo("postgres"):
         roles = host.check_output(

@@ -7,14 +7,11 @@ import json
 import os
 import shutil
 import subprocess
-import sys
-from pathlib import Path
 
 import jinja2
 import pytest
-import yaml
 
-from provisioning.stage.paths import INVENTORIES, REPO
+from provisioning.stage.paths import REPO
 from tests.unit import firewall_data as fd
 from tests.unit import monitoring_render as mr
 
@@ -184,47 +181,3 @@ def test_the_exporter_ports_are_open_to_the_monitoring_hosts_only():
         ]
         assert len(pg) == (1 if host in data["groups"]["db"] else 0)
         assert all(f"-s {mon}/32" in line for line in pg)
-
-
-@pytest.mark.control("MON-08")
-def test_a_stage_without_a_relay_stops_in_the_preflight(tmp_path):
-    inventory = tmp_path / "production"
-    shutil.copytree(INVENTORIES / "production", inventory)
-    # the stage's alert settings taken out: no smarthost, no local mailbox, nobody to mail
-    stage_file = inventory / "group_vars" / "all" / "stage.yml"
-    settings = yaml.safe_load(stage_file.read_text())
-    settings.update(mail_relay_smarthost="", mail_relay_local_mailbox="", monitoring_operators=[])
-    # an admin, so that the preflight's earlier check (ACC-01) passes
-    settings["admins"] = [{"name": "ops", "ssh_public_key": "ssh-ed25519 AAAA ops"}]
-    stage_file.write_text(yaml.safe_dump(settings))
-    # a usable root password, so that the preflight's earlier check (ACC-02) passes too
-    vault = inventory / "group_vars" / "all" / "vault.yml"
-    secrets = yaml.safe_load(vault.read_text())
-    secrets["vault_root_password"] = "a-usable-root-password-" + "x" * 8
-    vault.write_text(yaml.safe_dump(secrets))
-    proc = subprocess.run(
-        [
-            str(Path(sys.executable).parent / "ansible-playbook"),
-            "-i",
-            str(inventory),
-            "monitoring.yml",
-        ],
-        cwd=REPO,
-        capture_output=True,
-        text=True,
-        env={**os.environ, "ANSIBLE_NOCOLOR": "1", "OTAP_STATE_ROOT": str(tmp_path / "state")},
-        timeout=300,
-    )
-    out = proc.stdout + proc.stderr
-    assert proc.returncode != 0
-    assert "UNREACHABLE" not in out
-    assert "has no mail relay or no operators for its alerts" in out
-    # the preflight runs on the controller alone, before any play that touches a host
-    assert (
-        "ansible.builtin.import_playbook"
-        in yaml.safe_load((REPO / "monitoring.yml").read_text())[0]
-    )
-    assert all(
-        play["gather_facts"] is False
-        for play in yaml.safe_load((REPO / "preflight.yml").read_text())
-    )

@@ -60,3 +60,27 @@ def test_a_placeholder_root_password_stops_the_run(tmp_path):
     code, out = preflight(tmp_path, {"admins": [{"name": "alice", "ssh_public_key": "x"}]})
     assert code != 0
     assert "Stage production has no usable root password" in out
+
+
+@pytest.mark.control("MON-08")
+def test_a_stage_whose_alerts_cannot_be_delivered_stops_in_the_preflight(tmp_path):
+    # the earlier checks pass (an admin, a usable root password); the alert settings are empty
+    quiet = {"mail_relay_smarthost": "", "mail_relay_local_mailbox": "", "monitoring_operators": []}
+    admins = {"admins": [{"name": "ops", "ssh_public_key": "ssh-ed25519 AAAA ops"}]}
+    code, out = preflight(
+        tmp_path, {**quiet, **admins}, "-e", "vault_root_password=a-usable-root-password-xxxxxxxx"
+    )
+    assert code != 0
+    assert "has no mail relay or no operators for its alerts" in out
+    # with operators but neither a smarthost nor a local mailbox: the relay's own sentence
+    code, out = preflight(
+        tmp_path / "again",
+        {**quiet, **admins, "monitoring_operators": ["ops@safecoach.example"]},
+        "-e",
+        "vault_root_password=a-usable-root-password-xxxxxxxx",
+    )
+    assert code != 0
+    assert "has no way to deliver alert mails" in out
+    # monitoring.yml alone starts with the same preflight, before any play that touches a host
+    first = yaml.safe_load((REPO / "monitoring.yml").read_text())[0]
+    assert first.get("ansible.builtin.import_playbook") == "preflight.yml"
