@@ -30,7 +30,7 @@ pytestmark = [
     pytest.mark.skipif(not shutil.which("nginx"), reason="Debian's nginx is not installed"),
 ]
 
-HTTP, HTTPS = 18080, 18443
+HTTP, HTTPS, METRICS = 18080, 18443, 18180
 NAME = "localhost"
 
 
@@ -53,6 +53,9 @@ def render(tmp: Path, **overrides) -> Path:
         "web_tls_dir": str(tmp / "tls"),
         "web_app_socket": str(tmp / "gunicorn.sock"),
         "web_static_root": str(tmp / "static"),
+        # nginx's internal port for the app's metrics (MON-10), on loopback here
+        "web_metrics_listen_address": "127.0.0.1",
+        "web_metrics_port": METRICS,
         **overrides,
     }
     play = [
@@ -60,7 +63,11 @@ def render(tmp: Path, **overrides) -> Path:
             "hosts": "localhost",
             "connection": "local",
             "gather_facts": False,
-            "vars_files": [str(REPO / "roles/web/defaults/main.yml")],
+            # the role's defaults and the playbook-level values it reads (group_vars/all)
+            "vars_files": [
+                str(REPO / "roles/web/defaults/main.yml"),
+                str(REPO / "group_vars/all/monitoring.yml"),
+            ],
             "tasks": [
                 {
                     "ansible.builtin.template": {
@@ -205,7 +212,7 @@ def front_dir(tmp_path_factory):
 def front(front_dir):
     """nginx (127.0.0.1 only) in front of gunicorn with the app on a Unix socket."""
     tmp_path = front_dir
-    if not (_free(HTTP) and _free(HTTPS)):
+    if not (_free(HTTP) and _free(HTTPS) and _free(METRICS)):
         pytest.skip("ports 18080/18443 are in use")
     ca = make_certificate(tmp_path)
     (tmp_path / "static").mkdir()
@@ -347,3 +354,15 @@ def test_errors_carry_hsts_too(front, front_dir):
     status, headers, _ = get(f"https://{NAME}:{HTTPS}/healthz", front)
     assert status == 502
     assert headers["Strict-Transport-Security"].startswith("max-age=63072000")
+
+
+@pytest.mark.control("MON-10")
+def test_the_app_metrics_are_refused_on_the_public_site_and_to_other_addresses(front):
+    # the public site never passes /metrics to the app
+    status, _, _ = get(f"https://{NAME}:{HTTPS}/metrics", front)
+    assert status == 404
+    # the internal port lets the monitoring hosts alone in: 127.0.0.1 is not one of them
+    status, _, _ = get(f"http://127.0.0.1:{METRICS}/metrics", front)
+    assert status == 403
+    status, _, _ = get(f"http://127.0.0.1:{METRICS}/", front)
+    assert status == 404

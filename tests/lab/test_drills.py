@@ -13,6 +13,8 @@ import pytest
 
 from tests.lab import drills
 
+pytestmark = [pytest.mark.lab, pytest.mark.slow]
+
 
 @pytest.fixture(scope="module")
 def drilled(deployed, stage):
