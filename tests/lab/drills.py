@@ -21,7 +21,7 @@ DEADLINE = 240  # seconds; the target is under 120 in the lab
 # file with the same series would be refused by the node exporter); the original is kept aside
 # and put back by the repair. Where no backup ran yet, the file holds just that one series.
 BACKUP_FILE = f"{TEXTFILE}/safecoach_backup.prom"
-BACKUP_KEPT = "/var/tmp/sc-drill-backup.prom"
+BACKUP_KEPT = f"{TEXTFILE}/.sc-drill-backup.kept"  # not *.prom: the collector skips it
 BACKUP_STALE = (
     "old=$(( $(date +%s) - 30 * 3600 )); "
     f"if sudo test -e {BACKUP_FILE}; then sudo cp -p {BACKUP_FILE} {BACKUP_KEPT} && "
