@@ -91,6 +91,20 @@ def test_postgres_exporter_logs_in_and_listens_on_the_internal_address_only(
 
 
 @pytest.mark.only_on("web")
+@pytest.mark.control("MON-11")
+def test_nginx_exporter_reads_nginx_and_listens_on_the_internal_address_only(
+    host, inv_host, role_defaults
+):
+    port = role_defaults("nginx_exporter")["nginx_exporter_port"]
+    body = exporter_metrics(host, inv_host, "prometheus-nginx-exporter", port)
+    assert "\nnginx_up 1" in body, "the exporter cannot read nginx's stub_status"
+    assert "nginx_connections_accepted" in body
+    # nginx's status page itself is on loopback alone
+    status = role_defaults("web")["web_status_port"]
+    assert listening_on(host, status) == [f"tcp://127.0.0.1:{status}"]
+
+
+@pytest.mark.only_on("web")
 @pytest.mark.control("MON-10")
 def test_app_metrics_are_refused_to_everyone_but_the_monitoring_hosts(
     host, inv_host, role_defaults

@@ -30,7 +30,7 @@ pytestmark = [
     pytest.mark.skipif(not shutil.which("nginx"), reason="Debian's nginx is not installed"),
 ]
 
-HTTP, HTTPS, METRICS = 18080, 18443, 18180
+HTTP, HTTPS, METRICS, STATUS = 18080, 18443, 18180, 18181
 NAME = "localhost"
 
 
@@ -56,6 +56,8 @@ def render(tmp: Path, **overrides) -> Path:
         # nginx's internal port for the app's metrics (MON-10), on loopback here
         "web_metrics_listen_address": "127.0.0.1",
         "web_metrics_port": METRICS,
+        # nginx's own counters for the nginx exporter (MON-11), loopback only
+        "web_status_port": STATUS,
         **overrides,
     }
     play = [
@@ -212,8 +214,8 @@ def front_dir(tmp_path_factory):
 def front(front_dir):
     """nginx (127.0.0.1 only) in front of gunicorn with the app on a Unix socket."""
     tmp_path = front_dir
-    if not (_free(HTTP) and _free(HTTPS) and _free(METRICS)):
-        pytest.skip("ports 18080/18443 are in use")
+    if not all(map(_free, (HTTP, HTTPS, METRICS, STATUS))):
+        pytest.skip("ports 18080, 18443, 18180 or 18181 are in use")
     ca = make_certificate(tmp_path)
     (tmp_path / "static").mkdir()
     (tmp_path / "static" / "probe.css").write_text("body{}\n")
@@ -366,3 +368,15 @@ def test_the_app_metrics_are_refused_on_the_public_site_and_to_other_addresses(f
     assert status == 403
     status, _, _ = get(f"http://127.0.0.1:{METRICS}/", front)
     assert status == 404
+
+
+@pytest.mark.control("MON-11")
+def test_nginx_serves_its_own_counters_on_loopback_only(front, front_dir):
+    status, _, body = get(f"http://127.0.0.1:{STATUS}/stub_status", front)
+    assert status == 200
+    assert body.startswith(b"Active connections:")
+    status, _, _ = get(f"http://127.0.0.1:{STATUS}/", front)
+    assert status == 404
+    # nginx listens for it on loopback alone
+    conf = (front_dir / "nginx.conf").read_text()
+    assert f"listen 127.0.0.1:{STATUS};" in conf

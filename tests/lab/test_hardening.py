@@ -221,8 +221,9 @@ def test_from_outside_only_http_on_web_and_ssh_on_the_bastion(converged, stage):
         listen(stage, "web1", port)
     listen(stage, "db1", 5432)
     try:
-        # every port a service of the stage listens on, monitoring's included (MON-02, MON-10)
-        ports = (22, 25, 80, 443, 5432, 8000, 9090, 9093, 9100, 9115, 9180, 9187)
+        # every port a service of the stage listens on, monitoring's included (MON-02, MON-10,
+        # MON-11)
+        ports = (22, 25, 80, 443, 5432, 8000, 9090, 9093, 9100, 9113, 9115, 9180, 9181, 9187)
         keys = [(h, p) for h in stage.hosts.values() for p in ports]
         with ThreadPoolExecutor(max_workers=8) as pool:
             states = pool.map(lambda key: probe_from_controller(key[0].address, key[1]), keys)
@@ -264,9 +265,10 @@ def test_postgresql_answers_only_from_web(converged, stage):
 
 
 @pytest.mark.control("MON-02")
+@pytest.mark.control("MON-11")
 def test_the_exporters_answer_the_monitoring_host_alone(converged, stage):
     db, web = stage.hosts["db1"].address, stage.hosts["web1"].address
-    for target, port in [(db, 9100), (db, 9187), (web, 9180)]:
+    for target, port in [(db, 9100), (db, 9187), (web, 9180), (web, 9113)]:
         assert probe_from_host(stage, "mon1", target, port) == "open", (target, port)
         assert probe_from_host(stage, "bastion1", target, port) in {"blocked", "timeout"}
     assert probe_from_host(stage, "web1", db, 9187) in {"blocked", "timeout"}

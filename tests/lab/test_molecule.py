@@ -1,4 +1,4 @@
-"""`molecule test` for roles base, firewall and ssh passes on the lab (driver default)."""
+"""`molecule test` for roles base, firewall, ssh and monitoring passes on the lab (driver default)."""
 
 import os
 import shutil
@@ -32,9 +32,9 @@ def run_molecule(*args: str) -> subprocess.CompletedProcess:
     return proc
 
 
-@pytest.mark.parametrize("scenario", ["default", "firewall", "ssh"])
+@pytest.mark.parametrize("scenario", ["default", "firewall", "ssh", "monitoring"])
 def test_molecule_test_passes(stage, scenario):
-    """default = role base; firewall and ssh: their own scenarios, idempotence included."""
+    """default = role base; firewall, ssh and monitoring: their own scenarios, idempotence included."""
     proc = run_molecule("-s", scenario)
     tail = (proc.stdout + proc.stderr)[-4000:]
     assert proc.returncode == 0, tail

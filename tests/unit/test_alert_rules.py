@@ -18,6 +18,7 @@ pytestmark = [
     pytest.mark.control("MON-04"),
     pytest.mark.control("MON-05"),
     pytest.mark.control("MON-09"),
+    pytest.mark.control("MON-11"),
 ]
 
 TESTS = REPO / "tests" / "unit" / "promtool"
