@@ -8,9 +8,10 @@ the stage's one OpenSSH config (provisioning/remote/ssh.py: through the bastion,
     alerts  Alertmanager's API v2 (/api/v2/alerts, active, neither silenced nor inhibited), read
             on the monitoring host with python3 (on every Debian 13 host), listed here
 
-The ports and the listen address are the role's variables: its defaults
-(roles/monitoring/defaults/main.yml, read here, not repeated) under what the stage's inventory
-sets for the monitoring host. The parsing and formatting are pure functions (parse_alerts,
+The ports and the listen address are the role's variables: what it exposes to every host
+(group_vars/all/monitoring.yml: role ssh allows the forward to these two ports alone, SSH-03) and
+its defaults, read here, not repeated, under what the stage's inventory sets for the monitoring
+host. The tunnel counts as open when both services answer their readiness check through it. The parsing and formatting are pure functions (parse_alerts,
 alerts_data, format_alerts, alerts_ok); the ssh parts are thin (tunnel_command, open_tunnel,
 fetch_alerts).
 """
@@ -25,6 +26,7 @@ import socket
 import subprocess
 import tempfile
 import time
+import urllib.request
 from datetime import UTC, datetime
 from typing import IO
 
@@ -35,6 +37,7 @@ from provisioning.stage import OtapError, Stage
 from provisioning.stage.paths import REPO
 
 ROLE_DEFAULTS = REPO / "roles" / "monitoring" / "defaults" / "main.yml"
+SHARED_VALUES = REPO / "group_vars" / "all" / "monitoring.yml"
 # The services `otap monitor open` forwards: (name, the role variable of its port).
 SERVICES = (
     ("Prometheus", "monitoring_prometheus_port"),
@@ -44,6 +47,8 @@ ALERTS_PATH = "/api/v2/alerts?active=true&silenced=false&inhibited=false"
 WATCHDOG = "Watchdog"
 # The severities of the role's rules, most urgent first; any other sorts right after warning.
 SEVERITY_RANK = {"critical": 0, "warning": 1, "info": 3, "none": 4}
+# what ssh says when the far sshd refuses a forward (PermitOpen, AllowTcpForwarding)
+PROHIBITED = "administratively prohibited"
 TUNNEL_TIMEOUT = 45.0  # ConnectTimeout 10 to the bastion, then to the monitoring host
 
 # Read on the monitoring host: the alerts as Alertmanager's JSON on stdout, or one line.
@@ -70,8 +75,12 @@ def monitoring_host(stage: Stage) -> str:
 
 
 def role_defaults() -> dict:
-    """The monitoring role's defaults (plain values; Jinja expressions stay text)."""
-    return yaml.safe_load(ROLE_DEFAULTS.read_text()) or {}
+    """The monitoring role's values: its defaults and what it exposes to every host (plain
+    values; Jinja expressions stay text)."""
+    values: dict = {}
+    for path in (ROLE_DEFAULTS, SHARED_VALUES):
+        values.update(yaml.safe_load(path.read_text()) or {})
+    return values
 
 
 def settings(stage: Stage, defaults: dict | None = None) -> dict:
@@ -225,10 +234,15 @@ def tunnel_command(stage: Stage, host: str, address: str, forwards: dict[int, in
     return [*ssh_command(stage.ssh_config, *options), host]
 
 
-def answers(port: int) -> bool:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.settimeout(0.5)
-        return sock.connect_ex(("127.0.0.1", port)) == 0
+def ready(port: int) -> bool:
+    """The service behind local PORT answers its readiness check (/-/ready, Prometheus and
+    Alertmanager alike) through the tunnel: ssh listening is not enough."""
+    opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))
+    try:
+        with opener.open(f"http://127.0.0.1:{port}/-/ready", timeout=2) as response:
+            return response.status == 200
+    except OSError:  # refused, reset, timed out, or an HTTP error status
+        return False
 
 
 def last_line(log: IO[bytes]) -> str:
@@ -250,10 +264,16 @@ def _wait_until_open(proc: subprocess.Popen, ports: list[int], log, what: str, t
             raise OtapError(
                 f"the tunnel to {what} did not open within {timeout:.0f} s ({last_line(log)})."
             )
-        if answers(waiting[0]):
+        if ready(waiting[0]):
             waiting.pop(0)
-        else:
-            time.sleep(0.1)
+            continue
+        if PROHIBITED in last_line(log):
+            raise OtapError(
+                f"{what} refuses to forward to its monitoring services ({last_line(log)}); "
+                "converge role ssh there (SSH-03 lets admins forward to Prometheus and "
+                "Alertmanager alone)."
+            )
+        time.sleep(0.2)
 
 
 def _interrupt(signum, frame):

@@ -69,9 +69,14 @@ def test_gunicorn_is_reachable_only_through_nginx(host, app, role_defaults):
     assert sock.is_socket
     assert (sock.user, sock.group, sock.mode) == ("root", "www-data", 0o660)
     tcp = {s.split(":")[-1] for s in host.socket.get_listening_sockets() if s.startswith("tcp")}
-    # SSH, HTTP(S), the node exporter and nginx's internal metrics port (MON-10)
-    exporters = {role_defaults("node_exporter")["node_exporter_port"]}
-    exporters.add(role_defaults("web")["web_metrics_port"])
+    # SSH, HTTP(S), the node and nginx exporters, nginx's internal metrics port (MON-10) and its
+    # status on loopback (MON-11)
+    exporters = {
+        role_defaults("node_exporter")["node_exporter_port"],
+        role_defaults("nginx_exporter")["nginx_exporter_port"],
+        role_defaults("web")["web_metrics_port"],
+        role_defaults("web")["web_status_port"],
+    }
     assert tcp <= {"22", "80", "443", *map(str, exporters)}, tcp
     # the app's account itself cannot connect; nginx's can
     denied = host.run(

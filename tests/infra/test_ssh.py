@@ -49,7 +49,9 @@ def test_modern_algorithms_only(host):
 
 
 @pytest.mark.control("SSH-03")
-def test_forwarding_only_on_the_bastion(host, inv_host, stage):
+def test_forwarding_only_on_the_bastion_and_to_the_monitoring_uis(
+    host, inv_host, stage, role_defaults
+):
     conf = _effective(host)
     assert conf["x11forwarding"] == "no"
     assert conf["allowagentforwarding"] == "no"
@@ -63,6 +65,15 @@ def test_forwarding_only_on_the_bastion(host, inv_host, stage):
             if name not in stage.groups["bastion"]
         )
         assert sorted(conf["permitopen"].split()) == inner
+    elif "monitoring" in inv_host.groups:
+        # only to Prometheus and Alertmanager on loopback (otap monitor open)
+        values = role_defaults("monitoring")
+        uis = sorted(
+            f"{values['monitoring_listen_address']}:{values[port]}"
+            for port in ("monitoring_prometheus_port", "monitoring_alertmanager_port")
+        )
+        assert conf["allowtcpforwarding"] == "local"
+        assert sorted(conf["permitopen"].split()) == uis
     else:
         assert conf["allowtcpforwarding"] == "no"
         assert conf["disableforwarding"] == "yes"

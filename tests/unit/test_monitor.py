@@ -234,18 +234,26 @@ def test_ssh_that_never_listens_times_out(tmp_path, monkeypatch, stage):
     assert time.monotonic() - started < 10
 
 
-# The fake ssh: listens on every -L port as ssh does, notes its argv and PID, then waits.
+# The fake ssh: listens on every -L port as ssh does, where a service answers its readiness
+# check as Prometheus and Alertmanager do through a working tunnel; notes its argv and PID, waits.
 LISTENS = """\
-import json, os, socket, sys, time
+import json, os, sys, threading, time
+from http.server import BaseHTTPRequestHandler, HTTPServer
+
+class Ready(BaseHTTPRequestHandler):
+    def do_GET(self):
+        self.send_response(200 if self.path == "/-/ready" else 404)
+        self.end_headers()
+
+    def log_message(self, *args):
+        pass
+
 argv = sys.argv[1:]
-sockets = []
 for at, word in enumerate(argv):
     if word == "-L":
         address, port = argv[at + 1].split(":")[:2]
-        sock = socket.socket()
-        sock.bind((address, int(port)))
-        sock.listen()
-        sockets.append(sock)
+        server = HTTPServer((address, int(port)), Ready)
+        threading.Thread(target=server.serve_forever, daemon=True).start()
 with open(os.environ["FAKE_SSH_NOTES"], "w") as notes:
     json.dump({"argv": argv, "pid": os.getpid()}, notes)
 time.sleep(float(os.environ.get("FAKE_SSH_SECONDS", "60")))
@@ -289,7 +297,41 @@ def test_the_tunnel_says_its_urls_and_stops_ssh_on_ctrl_c(tmp_path, monkeypatch,
         "(through mon1 of stage test; Ctrl-C closes the tunnel)",
     ]
     assert gone(seen["pid"])
-    assert not monitor.answers(fixed)
+    with socket.socket() as probe:
+        assert probe.connect_ex(("127.0.0.1", fixed)) != 0, "the local port is closed"
+
+
+# The fake ssh of a host whose sshd refuses the forwards: ssh listens, but every connection
+# through it is refused on the far side, which ssh reports on stderr.
+PROHIBITED = """\
+import socket, sys, time
+argv = sys.argv[1:]
+held = []
+for at, word in enumerate(argv):
+    if word == "-L":
+        address, port = argv[at + 1].split(":")[:2]
+        sock = socket.socket()
+        sock.bind((address, int(port)))
+        sock.listen()
+        held.append(sock)
+print("channel 2: open failed: administratively prohibited: open failed", file=sys.stderr, flush=True)
+time.sleep(30)
+"""
+
+
+def test_a_host_that_refuses_the_forward_is_one_sentence(tmp_path, monkeypatch, stage):
+    fake_ssh(tmp_path, monkeypatch, PROHIBITED)
+    said = []
+    started = time.monotonic()
+    with pytest.raises(OtapError) as error:
+        monitor.open_tunnel(stage, {"Prometheus": 0, "Alertmanager": 0}, opened=said.append)
+    assert said == [], "no URL is printed for a tunnel that leads nowhere"
+    assert str(error.value) == (
+        "mon1 of stage test refuses to forward to its monitoring services (channel 2: open "
+        "failed: administratively prohibited: open failed); converge role ssh there (SSH-03 "
+        "lets admins forward to Prometheus and Alertmanager alone)."
+    )
+    assert time.monotonic() - started < 15
 
 
 def test_a_tunnel_that_closes_by_itself_is_one_sentence(tmp_path, monkeypatch, stage):
