@@ -4,6 +4,8 @@ import json
 
 import pytest
 
+from tests.infra.facts import timer_facts
+
 pytestmark = pytest.mark.only_on("web")
 
 
@@ -105,10 +107,11 @@ def test_environment_and_secrets_are_readable_by_the_app_only(host, app, stage):
 
 
 @pytest.mark.control("DEP-04")
-def test_retention_and_cleanup_run_on_timers(host, app):
+def test_retention_and_cleanup_run_on_timers(host, app, evidence):
     for timer in ("safecoach-retention.timer", "safecoach-cleanup.timer"):
-        assert host.service(timer).is_enabled, timer
-        assert host.service(timer).is_running, timer
+        facts = evidence(timer, timer_facts(host, timer))
+        assert facts["enabled"] == "enabled" and facts["active"] == "active", timer
+        assert facts["next"], f"{timer} has no next run"
     unit = host.file("/etc/systemd/system/safecoach-retention.service").content_string
     assert "erase_inactive" in unit
     cleanup = host.file("/etc/systemd/system/safecoach-cleanup.service").content_string
@@ -119,9 +122,10 @@ def test_retention_and_cleanup_run_on_timers(host, app):
 
 
 @pytest.mark.control("DEP-05")
-def test_deploy_record_names_the_current_release(host, app):
+def test_deploy_record_names_the_current_release(host, app, evidence):
     with host.sudo():  # root's record (umask 027: not world-readable)
         record = json.loads(host.file("/var/lib/safecoach-deploy/record.json").content_string)
     current = host.file("/opt/safecoach/current").linked_to.rsplit("/", 1)[1]
+    evidence("release", current)
     assert record["current"] == current
     assert any(e["release"] == current and e["event"] == "verified" for e in record["history"])

@@ -2,6 +2,8 @@
 
 import pytest
 
+from tests.infra.facts import timer_facts
+
 
 @pytest.fixture
 def server(host, inv_host, role_defaults):
@@ -20,10 +22,11 @@ def unit_props(host, unit: str, *names: str) -> dict:
 
 @pytest.mark.only_on("backup")
 @pytest.mark.control("BK-07")
-def test_rest_server_runs_append_only_with_private_repos(host, inv_host, server):
+def test_rest_server_runs_append_only_with_private_repos(host, inv_host, server, evidence):
     unit = host.service("restic-rest-server.service")
     assert unit.is_running and unit.is_enabled
     command = host.check_output("systemctl show restic-rest-server.service -p ExecStart")
+    evidence("flags", [f for f in command.split() if f.startswith("--")])
     for flag in ("--append-only", "--private-repos", "--tls", "--htpasswd-file"):
         assert flag in command, flag
     listening = [s for s in host.socket.get_listening_sockets() if s.endswith(":8000")]
@@ -85,11 +88,12 @@ def test_rest_server_presents_a_certificate_from_the_stage_ca(host, stage, clien
 
 @pytest.mark.only_on("backup")
 @pytest.mark.control("BK-09")
-def test_retention_and_check_timers_are_active_on_the_backup_host(host, stage, server):
+def test_retention_and_check_timers_are_active_on_the_backup_host(host, stage, server, evidence):
     for client in stage.groups["db"]:
         for job in ("forget", "check"):
-            timer = host.service(f"safecoach-repo-{job}@{client}.timer")
-            assert timer.is_enabled and timer.is_running, f"{job}@{client}"
+            timer = f"safecoach-repo-{job}@{client}.timer"
+            facts = evidence(timer, timer_facts(host, timer))
+            assert facts["enabled"] == "enabled" and facts["active"] == "active", timer
         with host.sudo():  # root's folder
             password = host.file(f"/etc/safecoach-backup-server/{client}.repository-password")
             assert (password.user, password.mode) == ("root", 0o600)
@@ -109,7 +113,7 @@ def test_retention_and_check_timers_are_active_on_the_backup_host(host, stage, s
 
 @pytest.mark.only_on("db")
 @pytest.mark.control("BK-10")
-def test_backup_account_and_its_database_role_have_least_privilege(host, client):
+def test_backup_account_and_its_database_role_have_least_privilege(host, client, evidence):
     user = host.user("safecoach-backup")
     assert user.shell == "/usr/sbin/nologin"
     with host.sudo("postgres"):
@@ -118,6 +122,7 @@ def test_backup_account_and_its_database_role_have_least_privilege(host, client)
             "rolbypassrls, pg_has_role('safecoach-backup', 'pg_read_all_data', 'MEMBER'), "
             "rolpassword IS NULL FROM pg_authid WHERE rolname = 'safecoach-backup'\""
         )
+    evidence("super|createdb|createrole|replication|bypassrls|read_all_data|no password", row)
     assert row == "f|t|f|f|f|t|t"
     assert host.file("/usr/local/bin/safecoach-backup").mode == 0o755
     code = host.file("/usr/local/lib/safecoach-backup/backup/cli.py")
@@ -144,9 +149,11 @@ def test_backup_secrets_are_readable_by_the_backup_account_only(host, client):
 
 @pytest.mark.only_on("db")
 @pytest.mark.control("BK-11")
-def test_nightly_and_drill_timers_are_enabled_and_active(host, client):
+def test_nightly_and_drill_timers_are_enabled_and_active(host, client, evidence):
     for timer in ("safecoach-backup.timer", "safecoach-backup-drill.timer"):
-        assert host.service(timer).is_enabled and host.service(timer).is_running, timer
+        facts = evidence(timer, timer_facts(host, timer))
+        assert facts["enabled"] == "enabled" and facts["active"] == "active", timer
+        assert facts["next"], f"{timer} has no next run"
     props = unit_props(host, "safecoach-backup.timer", "Persistent", "RandomizedDelayUSec")
     assert props["Persistent"] == "yes"
     assert props["RandomizedDelayUSec"] not in ("0", "")

@@ -13,9 +13,28 @@ def _effective(host) -> dict[str, str]:
     return conf
 
 
+def _record(evidence, conf: dict[str, str], *keys: str) -> None:
+    """The effective lines the test reads, as evidence for the auditor's report."""
+    evidence("sshd -T", {key: conf.get(key) for key in keys})
+
+
 @pytest.mark.control("SSH-01")
-def test_public_keys_only_for_admins_never_root(host):
+def test_public_keys_only_for_admins_never_root(host, evidence):
     conf = _effective(host)
+    _record(
+        evidence,
+        conf,
+        "passwordauthentication",
+        "kbdinteractiveauthentication",
+        "pubkeyauthentication",
+        "permitrootlogin",
+        "permitemptypasswords",
+        "authenticationmethods",
+        "allowgroups",
+        "maxauthtries",
+        "maxsessions",
+        "loglevel",
+    )
     assert conf["passwordauthentication"] == "no"
     assert conf["kbdinteractiveauthentication"] == "no"
     assert conf["pubkeyauthentication"] == "yes"
@@ -29,15 +48,17 @@ def test_public_keys_only_for_admins_never_root(host):
 
 
 @pytest.mark.control("SSH-01")
-def test_the_config_passes_sshd_t_and_has_no_drop_ins(host):
+def test_the_config_passes_sshd_t_and_has_no_drop_ins(host, evidence):
     with host.sudo():
-        assert host.run("sshd -t").rc == 0
-        assert host.check_output("find /etc/ssh/sshd_config.d -name '*.conf'") == ""
+        assert evidence("sshd -t exit status", host.run("sshd -t").rc) == 0
+        found = host.check_output("find /etc/ssh/sshd_config.d -name '*.conf'")
+        assert evidence("drop-ins in /etc/ssh/sshd_config.d", found) == ""
 
 
 @pytest.mark.control("SSH-02")
-def test_modern_algorithms_only(host):
+def test_modern_algorithms_only(host, evidence):
     conf = _effective(host)
+    _record(evidence, conf, "kexalgorithms", "ciphers", "macs", "hostkeyalgorithms")
     assert set(conf["kexalgorithms"].split(",")) <= {
         "mlkem768x25519-sha256",
         "sntrup761x25519-sha512",
@@ -50,9 +71,19 @@ def test_modern_algorithms_only(host):
 
 @pytest.mark.control("SSH-03")
 def test_forwarding_only_on_the_bastion_and_to_the_monitoring_uis(
-    host, inv_host, stage, role_defaults
+    host, inv_host, stage, role_defaults, evidence
 ):
     conf = _effective(host)
+    _record(
+        evidence,
+        conf,
+        "x11forwarding",
+        "allowagentforwarding",
+        "permittunnel",
+        "allowtcpforwarding",
+        "disableforwarding",
+        "permitopen",
+    )
     assert conf["x11forwarding"] == "no"
     assert conf["allowagentforwarding"] == "no"
     assert conf["permittunnel"] == "no"
@@ -80,8 +111,9 @@ def test_forwarding_only_on_the_bastion_and_to_the_monitoring_uis(
 
 
 @pytest.mark.control("SSH-01")
-def test_per_source_penalties_exempt_only_the_bastion_behind_it(host, inv_host, stage):
+def test_per_source_penalties_exempt_only_the_bastion_behind_it(host, inv_host, stage, evidence):
     conf = _effective(host)
+    _record(evidence, conf, "persourcepenalties", "persourcepenaltyexemptlist")
     assert conf["persourcepenalties"] != "no", "sshd's per-source penalties stay on"
     if "bastion" in inv_host.groups:
         assert conf["persourcepenaltyexemptlist"] == "none"
