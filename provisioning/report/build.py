@@ -190,6 +190,7 @@ def build(
     controls = catalogue.load()
     results = read(run / JUNIT, catalogue.controls_of_tests(controls))
     data = report_data(stage, results, controls, started, finished, pytest_exit, releases)
+    data["lang"] = lang
     (run / HTML).write_text(html.render(data, lang))
     data["files"] = {
         name: sha256_file(run / name) for name in (JUNIT, HTML) if (run / name).is_file()

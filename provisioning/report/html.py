@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 from html import escape
+from pathlib import Path
 
 LANGUAGES = ("en", "nl")
 FOLD = 300  # evidence longer than this (characters) is folded in <details>
@@ -249,3 +250,15 @@ def _control(control: dict, t: dict) -> str:
         parts.append(f"<p>{_e(t['note'])}: {_e(control['note'])}</p>")
     parts.append("</section>")
     return "".join(parts)
+
+
+def in_language(run: Path, lang: str) -> Path:
+    """RUN's report in LANG: report.html when it was written in LANG, else report.LANG.html
+    (written from report.json when it is not there yet; report.json does not list it)."""
+    data = json.loads((run / "report.json").read_text())
+    if data.get("lang") == lang:
+        return run / "report.html"
+    path = run / f"report.{lang}.html"
+    if not path.is_file():
+        path.write_text(render(data, lang))
+    return path
