@@ -44,6 +44,10 @@ def latest_html(stage: Stage) -> Path:
     return (stage.reports / runs.LATEST).resolve() / build.HTML
 
 
+# pytest's default junit family (xunit2) warns that it does not take record_property: the
+# tests' control, host and evidence properties (provisioning/report/results.py) need xunit1.
+JUNIT_FAMILY = ("-o", "junit_family=xunit1")
+
 JUNIT_COUNTS = (
     ("tests", "tests"),
     ("failed", "failures"),
@@ -144,9 +148,7 @@ def verify(
         "ignore::pytest.PytestConfigWarning",
         "-q",
         f"--junitxml={junit}",
-        # the junit family that keeps record_property's control, host and evidence
-        "-o",
-        "junit_family=xunit1",
+        *JUNIT_FAMILY,
         *extra,
     ]
     env = {**os.environ, "OTAP_STAGE": stage_name}
