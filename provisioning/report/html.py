@@ -200,12 +200,15 @@ def _summary(data: dict, t: dict) -> str:
     return f"<h2>{_e(t['summary'])}</h2><table><tr>{head}</tr>{''.join(rows)}</table>"
 
 
-def _evidence(items: list[dict]) -> str:
+def _evidence(items: list[dict], by_test: bool) -> str:
+    """The evidence of one host; BY_TEST: name the test that read each (several tests ran)."""
     out = []
     for item in items:
         value = item["value"]
         text = value if isinstance(value, str) else json.dumps(value, indent=2, ensure_ascii=False)
-        name = f"<b>{_e(item['name'])}</b> <small><code>{_e(item.get('test', ''))}</code></small>"
+        name = f"<b>{_e(item['name'])}</b>"
+        if by_test:
+            name += f" <small><code>{_e(item['test'])}</code></small>"
         if len(text) > FOLD or text.count("\n") > 8:
             out.append(f"<details><summary>{name}</summary><pre>{_e(text)}</pre></details>")
         else:
@@ -234,7 +237,7 @@ def _control(control: dict, t: dict) -> str:
         )
         rows = [
             f"<tr><td>{_e(host)}</td><td>{_status(h['status'], t)}</td>"
-            f"<td>{_e(h['reason'] or '')}</td><td>{_evidence(h['evidence'])}</td>"
+            f"<td>{_e(h['reason'] or '')}</td><td>{_evidence(h['evidence'], len(h['tests']) > 1)}</td>"
             f"<td>{'<br>'.join(f'<code>{_e(x)}</code>' for x in h['tests'])}</td></tr>"
             for host, h in control["hosts"].items()
         ]
