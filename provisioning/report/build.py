@@ -151,6 +151,13 @@ def report_data(
     ]
     web = sorted(stage.groups.get("web") or [])
     seen = {r.host for r in results}
+    hosts = sorted((set(stage.hosts) | seen) - {STAGE_WIDE})
+    if STAGE_WIDE in seen:
+        hosts.append(STAGE_WIDE)  # last: the checks of the stage as a whole
+    releases_note = None
+    if releases is None:
+        releases_note = "not read: the caller did not pass the web hosts' releases"
+    inventory = stage.path.relative_to(REPO) if stage.path.is_relative_to(REPO) else stage.path
     return {
         "schema": SCHEMA,
         "stage": stage.name,
@@ -160,17 +167,9 @@ def report_data(
         "pytest_exit": pytest_exit,
         "bundle": bundle(),
         "releases": None if releases is None else {h: releases.get(h) for h in web},
-        "releases_note": None
-        if releases is not None
-        else "not read: the caller did not pass the web hosts' releases",
-        "inventory": {
-            "path": str(stage.path.relative_to(REPO))
-            if stage.path.is_relative_to(REPO)
-            else str(stage.path),
-            "sha256": inventory_sha256(stage.path),
-        },
-        "hosts": sorted(set(stage.hosts) | seen - {STAGE_WIDE})
-        + [STAGE_WIDE] * (STAGE_WIDE in seen),
+        "releases_note": releases_note,
+        "inventory": {"path": str(inventory), "sha256": inventory_sha256(stage.path)},
+        "hosts": hosts,
         "controls": entries,
         "summary": summary(entries),
         "unknown_controls": sorted(set(per_control) - {c["id"] for c in controls}),
