@@ -30,8 +30,13 @@ exit status:
   130  interrupted (Ctrl-C)
 
 --json (lab status, stage converge, stage verify, release list, backup status and snapshots,
-monitor alerts): JSON on stdout, everything else on stderr; the keys are in docs/architecture.md.
-otap monitor alerts exits 1 when an alert other than the Watchdog fires, or the Watchdog does not.
+monitor alerts, report diff): JSON on stdout, everything else on stderr; the keys are in
+docs/architecture.md. otap monitor alerts exits 1 when an alert other than the Watchdog fires,
+or the Watchdog does not; otap report diff when a control got worse; otap report check when a
+file or the signature does not check.
+
+Every otap stage verify is kept: <state>/<stage>/reports/<UTC time>/ with junit.xml,
+report.json and report.html (reports/latest: the newest); docs/audit.md tells how to read them.
 
 Old spellings (otap converge STAGE, otap releases STAGE, otap backup STAGE now …) still work in
 this release and say on stderr what to type instead."""
@@ -150,10 +155,16 @@ def cmd_converge(args, stage: Stage) -> int:
 
 
 def cmd_verify(args, stage: Stage) -> int:
+    from provisioning.releases import record
     from provisioning.steps import verify
 
     code = verify.verify(
-        stage, extra=args.rest, limit=args.limit, output=sys.stderr if args.json else None
+        stage,
+        extra=args.rest,
+        limit=args.limit,
+        output=sys.stderr if args.json else None,
+        releases=record.current_on_hosts(stage),
+        lang=args.lang,
     )
     if args.json:
         emit(args, verify.summary(stage, code))
@@ -275,6 +286,56 @@ def cmd_monitor_alerts(args, stage: Stage) -> int:
     return 0
 
 
+def cmd_report_show(args, stage: None) -> int:
+    from provisioning.report import html, runs
+
+    print(html.in_language(runs.resolve(args.run), args.lang))
+    return 0
+
+
+def cmd_report_diff(args, stage: None) -> int:
+    from provisioning.report import diff, runs
+
+    a, b = runs.resolve(args.a), runs.resolve(args.b)
+    info = diff.diff(diff.load(a), diff.load(b), str(a), str(b))
+    report(args, info, diff.format_diff)
+    worse = [
+        f"{s['control']} on {s['host'] or 'every host'}" for s in info["statuses"] if s["worse"]
+    ]
+    if worse:
+        raise OtapError(f"{len(worse)} control(s) got worse from A to B: {', '.join(worse)}.")
+    return 0
+
+
+def cmd_report_sign(args, stage: None) -> int:
+    from pathlib import Path
+
+    from provisioning.report import runs, sign
+
+    print(sign.sign(runs.resolve(args.run), Path(args.key) if args.key else None))
+    return 0
+
+
+def cmd_report_check(args, stage: None) -> int:
+    from pathlib import Path
+
+    from provisioning.report import runs, sign
+
+    run = runs.resolve(args.run)
+    problems = sign.check(
+        run,
+        allowed_signers=Path(args.allowed_signers) if args.allowed_signers else None,
+        identity=args.identity,
+        key=Path(args.key) if args.key else None,
+    )
+    if problems:
+        raise OtapError(f"the report {run} does not check: {' '.join(problems)}")
+    print(f"the report {run}: every file matches report.json, and its signature is good")
+    for name in sign.unlisted(run):
+        print(f"  {name} is not covered by report.json (written after the run)")
+    return 0
+
+
 def cmd_up(args, stage: Stage) -> int:
     from provisioning.ops.up import up
 
@@ -337,11 +398,61 @@ def _args_converge(p: argparse.ArgumentParser) -> None:
 def _args_verify(p: argparse.ArgumentParser) -> None:
     _stage_arg(p)
     p.add_argument("--limit", help="only these hosts or groups (comma-separated)")
+    _lang_arg(p)
     _json_arg(p)
     p.epilog = (
         "Anything after -- goes to pytest: otap stage verify development -- -k journal; suites "
         "named there (tests/infra/test_ssh.py) replace the whole folder. Any failure of pytest "
-        "(its exit statuses 1-5) is otap's exit status 1."
+        "(its exit statuses 1-5) is otap's exit status 1. Every run is kept in the stage's "
+        "state folder, reports/<UTC time>/ (junit.xml, report.json, report.html); see "
+        "`otap report`."
+    )
+
+
+def _lang_arg(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
+        "--lang", choices=("en", "nl"), default="en", help="the report's language (default en)"
+    )
+
+
+def _run_arg(p: argparse.ArgumentParser, optional: bool = False) -> None:
+    what = "a run folder, a stage (its latest run) or STAGE@RUN (20261206T031500Z)"
+    if optional:
+        p.add_argument(
+            "run", nargs="?", default=DEFAULT_STAGE, help=f"{what}; default {DEFAULT_STAGE}"
+        )
+    else:
+        p.add_argument("run", help=what)
+
+
+def _args_report_show(p: argparse.ArgumentParser) -> None:
+    _run_arg(p, optional=True)
+    _lang_arg(p)
+    p.epilog = "Another language than the run's is written beside it as report.LANG.html."
+
+
+def _args_report_diff(p: argparse.ArgumentParser) -> None:
+    for name in ("a", "b"):
+        p.add_argument(name, metavar=name.upper(), help="a run folder, a stage or STAGE@RUN")
+    _json_arg(p)
+    p.epilog = (
+        "Exit status 1 when a control got worse on a host from A to B (passed to not checked or "
+        "failed, not checked to failed); not applicable is neutral."
+    )
+
+
+def _args_report_sign(p: argparse.ArgumentParser) -> None:
+    _run_arg(p)
+    p.add_argument("--key", help="private SSH key (default: ~/.ssh/id_ed25519, id_ecdsa or id_rsa)")
+
+
+def _args_report_check(p: argparse.ArgumentParser) -> None:
+    _run_arg(p)
+    p.add_argument("--allowed-signers", help="an ssh-keygen allowed_signers file")
+    p.add_argument("--identity", help="the signer's name in that file")
+    p.add_argument("--key", help="the signer's public key (default: ~/.ssh/id_ed25519.pub …)")
+    p.epilog = (
+        "Exit status 1 when a file differs from report.json, or the signature does not verify."
     )
 
 
@@ -517,6 +628,15 @@ COMMANDS = [
     ("monitor", "alerts", cmd_monitor_alerts,
      "what fires in the stage's Alertmanager; fails unless only the Watchdog does",
      _args_monitor_alerts, None),
+    ("report", "show", cmd_report_show,
+     "the path of a verify run's report.html (in --lang)", _args_report_show, None),
+    ("report", "diff", cmd_report_diff,
+     "what changed between two verify runs; fails if a control got worse", _args_report_diff,
+     None),
+    ("report", "sign", cmd_report_sign,
+     "sign a run's report.json with your SSH key (report.json.sig)", _args_report_sign, None),
+    ("report", "check", cmd_report_check,
+     "check a run's files against report.json and its signature", _args_report_check, None),
 ]
 # fmt: on
 
@@ -526,6 +646,7 @@ NOUNS = {
     "release": "app releases: list, build, verify here; deploy, rollback, promote on stages",
     "backup": "offsite backups of a stage: now, status, drill, snapshots, restore",
     "monitor": "Prometheus and Alertmanager of a stage: open (a tunnel), alerts",
+    "report": "the auditor's reports of verify runs: show, diff, sign, check",
 }
 
 # Other spellings of a command that stay (no deprecation line, not listed in --help):

@@ -6,11 +6,11 @@ import time
 
 from provisioning.lab import hosts as lab
 from provisioning.ops.converge import converge
-from provisioning.releases import build
+from provisioning.releases import build, record
 from provisioning.releases.deploy import deploy
 from provisioning.stage import OtapError, Stage, UsageError, sshconfig
 from provisioning.steps.bootstrap import bootstrap
-from provisioning.steps.verify import verify
+from provisioning.steps.verify import latest_html, verify
 
 
 def up(stage: Stage) -> int:
@@ -38,7 +38,8 @@ def up(stage: Stage) -> int:
     deploy(stage, built.id, demo=True)
     figures["deploy"] = time.monotonic() - t
     t = time.monotonic()
-    code = verify(stage, extra=["-p", "no:warnings"], quiet=True)
+    releases = record.current_on_hosts(stage)
+    code = verify(stage, extra=["-p", "no:warnings"], quiet=True, releases=releases)
     figures["verify"] = time.monotonic() - t
     if code != 0:
         raise OtapError(
@@ -51,7 +52,7 @@ def up(stage: Stage) -> int:
     print()
     print("timings: " + ", ".join(f"{name} {seconds:.0f} s" for name, seconds in figures.items()))
     print("every host is bootstrapped, converged (site.yml) and verified (tests/infra);")
-    print(f"verification report: {stage.verify_report}. Next:")
+    print(f"verification report: {latest_html(stage)}. Next:")
     admin = sshconfig.admin_user(stage)
     print(f"  ssh -F {config} web1   # as {admin}, through {stage.bastion.name}")
     print(f"  otap stage converge {stage_name}   # after changing a role")

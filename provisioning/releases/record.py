@@ -11,7 +11,7 @@ import json
 import time
 from pathlib import Path
 
-from provisioning.remote.target import Target, run, web_targets
+from provisioning.remote.target import RemoteFailure, Target, run, targets, web_targets
 from provisioning.stage import OtapError, Stage
 
 APP_ROOT = "/opt/safecoach"
@@ -80,6 +80,19 @@ def on_stage(stage: Stage) -> dict:
             }
         )
     return {"stage": stage.name, "hosts": hosts}
+
+
+def current_on_hosts(stage: Stage) -> dict[str, str | None]:
+    """{web host: its current release}, for the verify report; None where no release is
+    deployed or the host's record cannot be read (the report shows it so, verify goes on)."""
+    out: dict[str, str | None] = {}
+    for name in stage.groups.get("web") or []:
+        try:
+            [target] = targets(stage, [name])
+            out[name] = read_record(target).get("current")
+        except (OtapError, RemoteFailure):
+            out[name] = None
+    return out
 
 
 def format_on_stage(info: dict) -> str:

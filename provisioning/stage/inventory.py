@@ -99,9 +99,15 @@ class Stage:
         return self.state_dir / f"{name}.log"
 
     @property
+    def reports(self) -> Path:
+        """Every run of `otap stage verify`: reports/<UTC time>/ (junit.xml, report.json,
+        report.html) and reports/latest, a link to the newest (provisioning/report/runs.py)."""
+        return self.state_dir / "reports"
+
+    @property
     def verify_report(self) -> Path:
         """The junit report of the newest `otap stage verify`."""
-        return self.state_dir / "verify.xml"
+        return self.reports / "latest" / "junit.xml"
 
     @property
     def lab_hosts(self) -> Path:

@@ -1,7 +1,10 @@
 """`otap stage verify STAGE`: the testinfra suites of tests/infra against every host of a stage.
 
 They go through the stage's one ssh_config (ProxyJump through the bastion, pinned host keys) as
-the admin account; each test carries the control id it verifies (pytest marker `control`).
+the admin account; each test carries the control id it verifies (pytest marker `control`) and
+records the control, its host and its evidence as junit properties (provisioning/report/results.py).
+Every run is kept: stage.reports/<UTC time>/ with junit.xml, report.json and report.html, and
+stage.reports/latest links the newest (provisioning/report/).
 """
 
 from __future__ import annotations
@@ -16,6 +19,7 @@ from pathlib import Path
 
 from provisioning.remote.progress import say
 from provisioning.remote.ssh import close_masters
+from provisioning.report import build, runs
 from provisioning.stage import Stage, UsageError, sshconfig
 from provisioning.stage.paths import REPO
 
@@ -32,8 +36,17 @@ PYTEST_EXIT = {
 def failure(stage: Stage, returncode: int) -> str:
     """One sentence for a failed verify: pytest's exit status in words, and the report."""
     why = PYTEST_EXIT.get(returncode, f"pytest exited with status {returncode}")
-    return f"verify of stage {stage.name} failed: {why}; report {stage.verify_report}."
+    return f"verify of stage {stage.name} failed: {why}; report {latest_html(stage)}."
 
+
+def latest_html(stage: Stage) -> Path:
+    """report.html of the newest run, by its own folder's name (the `latest` link resolved)."""
+    return (stage.reports / runs.LATEST).resolve() / build.HTML
+
+
+# pytest's default junit family (xunit2) warns that it does not take record_property: the
+# tests' control, host and evidence properties (provisioning/report/results.py) need xunit1.
+JUNIT_FAMILY = ("-o", "junit_family=xunit1")
 
 JUNIT_COUNTS = (
     ("tests", "tests"),
@@ -52,6 +65,7 @@ def summary(stage: Stage, returncode: int, report: Path | None = None) -> dict:
         "ok": returncode == 0,
         "pytest_exit": returncode,
         "report": str(report),
+        "html": str(latest_html(stage)),
         "seconds": None,
         "tests": 0,
         "passed": 0,
@@ -93,9 +107,13 @@ def verify(
     quiet: bool = False,
     limit: str | None = None,
     output=None,
+    releases: dict[str, str | None] | None = None,
+    lang: str = "en",
 ) -> int:
     """pytest's exit status (PYTEST_EXIT). OUTPUT: where pytest's own output goes when not
-    quiet (a file with a descriptor: sys.stderr under --json); None, this terminal."""
+    quiet (a file with a descriptor: sys.stderr under --json); None, this terminal. RELEASES:
+    {web host: its current release} for the report (releases/record.current_on_hosts); None,
+    the report says they were not read. LANG: the language of report.html (en, nl)."""
     stage_name = stage.name
     config = sshconfig.write(stage)
     close_masters(stage)  # verify what a new connection meets
@@ -109,7 +127,9 @@ def verify(
             )
         names = [n for n in names if n in wanted or set(stage.hosts[n].groups) & wanted]
     hosts = ",".join(f"ssh://{name}" for name in names)
-    report = stage.verify_report
+    started = time.time()
+    run = runs.new_run(stage.reports, started)
+    junit = run / build.JUNIT
     extra = [a for a in (extra or []) if a != "--"]
     # Suites named after `--` (tests/infra/test_base.py …) replace the whole folder.
     suites = [a for a in extra if a.startswith("tests/infra/")]
@@ -127,15 +147,20 @@ def verify(
         "-W",
         "ignore::pytest.PytestConfigWarning",
         "-q",
-        f"--junitxml={report}",
+        f"--junitxml={junit}",
+        *JUNIT_FAMILY,
         *extra,
     ]
     env = {**os.environ, "OTAP_STAGE": stage_name}
-    started = time.monotonic()
     where = {"capture_output": True} if quiet else {"stdout": output}
     proc = subprocess.run(cmd, cwd=REPO, env=env, check=False, text=True, **where)
+    finished = time.time()
+    runs.set_latest(run)
     say(
         f"verify of stage {stage_name}: {'passed' if proc.returncode == 0 else 'FAILED'} "
-        f"in {time.monotonic() - started:.0f} s (report {report})"
+        f"in {finished - started:.0f} s"
     )
+    clock = time.monotonic()
+    build.build(stage, run, started, finished, proc.returncode, releases, lang)
+    say(f"report {run / build.HTML} (built in {time.monotonic() - clock:.1f} s)")
     return proc.returncode

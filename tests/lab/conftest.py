@@ -70,9 +70,10 @@ def deployed(stage):
             # the lab is taken down below: keep the logs for the person reading this
             keep = REPO / ".lab" / "logs"  # git ignores .lab/
             keep.mkdir(parents=True, exist_ok=True)
-            for name in ("converge.log", "verify.xml"):
-                if (stage.state_dir / name).exists():
-                    shutil.copy(stage.state_dir / name, keep / name)
+            if (stage.state_dir / "converge.log").exists():
+                shutil.copy(stage.state_dir / "converge.log", keep / "converge.log")
+            if stage.verify_report.exists():  # the newest verify run's junit.xml
+                shutil.copy(stage.verify_report, keep / "verify.xml")
             pytest.fail(f"otap up failed (logs in {keep}):\n{proc.stdout}\n{proc.stderr}")
         yield proc
     finally:

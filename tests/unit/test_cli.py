@@ -425,13 +425,20 @@ def test_an_unreachable_stage_exits_1_in_one_sentence(capsys, monkeypatch, tmp_p
     assert "stage test is unreachable: cannot reach app1 through bastion1" in sentence
 
 
+def pytest_exits(code: int):
+    """subprocess.run as verify meets it: pytest exits with CODE; git (the report's commit) runs."""
+    real = subprocess.run
+
+    def run(cmd, **kwargs):
+        return real(cmd, **kwargs) if cmd[0] == "git" else subprocess.CompletedProcess(cmd, code)
+
+    return run
+
+
 @pytest.mark.parametrize("pytest_exit", [1, 2, 3, 4, 5])
 def test_verify_turns_every_pytest_failure_into_1(pytest_exit, capsys, monkeypatch, tmp_path):
     monkeypatch.setenv("OTAP_STATE_ROOT", str(tmp_path))
-    monkeypatch.setattr(
-        "provisioning.steps.verify.subprocess.run",
-        lambda cmd, **kwargs: subprocess.CompletedProcess(cmd, pytest_exit),
-    )
+    monkeypatch.setattr("provisioning.steps.verify.subprocess.run", pytest_exits(pytest_exit))
     assert cli.main(["stage", "verify", "test"]) == 1
     sentence = one_sentence(capsys.readouterr().err)
     assert sentence.startswith("otap: error: verify of stage test failed: ")
@@ -439,10 +446,7 @@ def test_verify_turns_every_pytest_failure_into_1(pytest_exit, capsys, monkeypat
 
 def test_verify_that_passes_exits_0(capsys, monkeypatch, tmp_path):
     monkeypatch.setenv("OTAP_STATE_ROOT", str(tmp_path))
-    monkeypatch.setattr(
-        "provisioning.steps.verify.subprocess.run",
-        lambda cmd, **kwargs: subprocess.CompletedProcess(cmd, 0),
-    )
+    monkeypatch.setattr("provisioning.steps.verify.subprocess.run", pytest_exits(0))
     assert cli.main(["stage", "verify", "test"]) == 0
     assert capsys.readouterr().err == ""
 

@@ -20,6 +20,7 @@ from provisioning.remote import target
 pytestmark = pytest.mark.unit
 
 A, B = "0.1.0-aaaaaaaaaaaa", "0.1.0-bbbbbbbbbbbb"
+REAL_RUN = subprocess.run
 
 
 @pytest.fixture
@@ -213,6 +214,8 @@ def test_stage_verify_json(capsys, state, monkeypatch):
     calls = []
 
     def pytest_run(cmd, **kwargs):
+        if cmd[0] == "git":  # the report names the commit: git itself
+            return REAL_RUN(cmd, **kwargs)
         calls.append(kwargs)
         report = next(a for a in cmd if a.startswith("--junitxml=")).split("=", 1)[1]
         with open(report, "w") as handle:
@@ -220,14 +223,18 @@ def test_stage_verify_json(capsys, state, monkeypatch):
         return subprocess.CompletedProcess(cmd, 1)
 
     monkeypatch.setattr("provisioning.steps.verify.subprocess.run", pytest_run)
+    record = json.dumps({"current": A, "previous": None, "history": []})
+    hosts_answer(monkeypatch, {"cat /var/lib/safecoach-deploy/record.json": (0, record, "")})
     code, info, err = run_json(capsys, ["stage", "verify", "test", "--json"])
     assert code == 1
     assert calls[0]["stdout"] is not None  # pytest's own output goes to stderr, not stdout
+    [run] = [p for p in (state / "test" / "reports").iterdir() if p.name != "latest"]
     assert info == {
         "stage": "test",
         "ok": False,
         "pytest_exit": 1,
-        "report": str(state / "test" / "verify.xml"),
+        "report": str(state / "test" / "reports" / "latest" / "junit.xml"),
+        "html": str(run / "report.html"),
         "seconds": 12.3,
         "tests": 5,
         "passed": 2,
@@ -249,15 +256,21 @@ def test_stage_verify_json(capsys, state, monkeypatch):
     }
     assert err.splitlines()[-1] == (
         f"otap: error: verify of stage test failed: some controls do not hold; report "
-        f"{state / 'test' / 'verify.xml'}."
+        f"{run / 'report.html'}."
     )
+    # the run is kept with its report, which names the release the web host had
+    assert sorted(p.name for p in run.iterdir()) == ["junit.xml", "report.html", "report.json"]
+    assert json.loads((run / "report.json").read_text())["releases"] == {"app1": A}
 
 
 def test_stage_verify_json_without_a_report(capsys, state, monkeypatch):
     monkeypatch.setattr(
         "provisioning.steps.verify.subprocess.run",
-        lambda cmd, **kwargs: subprocess.CompletedProcess(cmd, 4),
+        lambda cmd, **kwargs: (
+            REAL_RUN(cmd, **kwargs) if cmd[0] == "git" else subprocess.CompletedProcess(cmd, 4)
+        ),
     )
+    hosts_answer(monkeypatch, {})
     code, info, err = run_json(capsys, ["stage", "verify", "test", "--json"])
     assert code == 1
     assert (info["ok"], info["pytest_exit"], info["tests"], info["failures"]) == (False, 4, 0, [])

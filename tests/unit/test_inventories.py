@@ -26,6 +26,7 @@ PER_STAGE = {
     "mail_relay_local_mailbox",  # the lab's own switch: alerts kept in a local mailbox
     "monitoring_operators",  # addresses: who gets the alerts
     "monitoring_mail_from",  # addresses: the alerts' sender
+    "audit_documents",  # the hosting provider's certificates, for the controls that are not ours
 }
 
 
