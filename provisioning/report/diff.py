@@ -29,6 +29,21 @@ def _evidence(control: dict, host: str) -> dict[str, str]:
     return {e["name"]: json.dumps(e["value"], sort_keys=True) for e in items}
 
 
+def narrowed(old: str | None, new: str | None) -> tuple[str | None, str | None]:
+    """Two evidence values (compact JSON); of two objects (package versions, settings) only the
+    keys whose values differ, so that one package among hundreds stands out."""
+    if old is None or new is None:
+        return old, new
+    before, after = json.loads(old), json.loads(new)
+    if not (isinstance(before, dict) and isinstance(after, dict)):
+        return old, new
+    keys = sorted(k for k in set(before) | set(after) if before.get(k, ...) != after.get(k, ...))
+    return (
+        json.dumps({k: before[k] for k in keys if k in before}, sort_keys=True),
+        json.dumps({k: after[k] for k in keys if k in after}, sort_keys=True),
+    )
+
+
 def diff(a: dict, b: dict, a_name: str = "A", b_name: str = "B") -> dict:
     hosts_a, hosts_b = set(a["hosts"]), set(b["hosts"])
     both = hosts_a & hosts_b
@@ -58,13 +73,14 @@ def diff(a: dict, b: dict, a_name: str = "A", b_name: str = "B") -> dict:
             old_ev, new_ev = _evidence(old, host), _evidence(new, host)
             for name in sorted(set(old_ev) | set(new_ev)):
                 if old_ev.get(name) != new_ev.get(name):
+                    before, after = narrowed(old_ev.get(name), new_ev.get(name))
                     evidence.append(
                         {
                             "control": new["id"],
                             "host": host,
                             "name": name,
-                            "old": old_ev.get(name),
-                            "new": new_ev.get(name),
+                            "old": before,
+                            "new": after,
                         }
                     )
     return {

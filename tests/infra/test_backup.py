@@ -182,3 +182,131 @@ def test_backup_service_is_sandboxed_with_the_narrowest_writable_paths(host, cli
         "/var/lib/prometheus/node-exporter",
         "/var/cache/safecoach-backup",
     }
+
+
+# ---- what the backups did on this stage (the stage's own evidence, not CI's) --------------------
+
+# BK-01: the nightly backup's last success may be at most this old (the alert's threshold, MON-09)
+BACKUP_AGE_HOURS = 26
+# BK-04, BK-12: the weekly restore drill's (the alert's threshold)
+DRILL_AGE_DAYS = 8
+
+
+def backup_metrics(
+    host, directory: str, prefix: str, files: str = ""
+) -> dict[tuple[str, str], float]:
+    """{(metric, command or job): value} of the metrics PREFIX_* in DIRECTORY's textfiles FILES
+    (default: PREFIX*.prom)."""
+    with host.sudo():
+        text = host.run(f"cat {directory}/{files or prefix + '*.prom'}").stdout
+    values = {}
+    for line in text.splitlines():
+        if line.startswith(prefix) and "{" in line:
+            name, rest = line.split("{", 1)
+            labels, _, value = rest.partition("} ")
+            label = dict(part.split("=", 1) for part in labels.split(",") if "=" in part)
+            key = label.get("command", label.get("job", "")).strip('"')
+            values[(name[len(prefix) + 1 :], key)] = float(value)
+    return values
+
+
+def command_facts(metrics: dict, command: str, now: float) -> dict | None:
+    """One command's last run as the wrapper recorded it; None when it never ran here."""
+    if ("last_run_timestamp_seconds", command) not in metrics:
+        return None
+    success = metrics.get(("last_success_timestamp_seconds", command))
+    return {
+        "success": metrics.get(("success", command)) == 1,
+        "exit_status": int(metrics.get(("exit_status", command), -1)),
+        "hours_since_success": None if not success else round((now - success) / 3600, 1),
+    }
+
+
+@pytest.fixture
+def backups(host, role_defaults):
+    """The backup wrapper's own metrics on a db host, and the time on the host."""
+    directory = role_defaults("node_exporter")["node_exporter_textfile_dir"]
+    now = float(host.check_output("date +%s"))
+    return backup_metrics(host, directory, "safecoach_backup"), now
+
+
+@pytest.mark.only_on("db")
+@pytest.mark.control("BK-01")
+@pytest.mark.control("BK-06")
+def test_the_nightly_backup_succeeded_within_a_day(host, backups, evidence):
+    metrics, now = backups
+    timer = evidence("safecoach-backup.timer", timer_facts(host, "safecoach-backup.timer"))
+    run = evidence("last backup run", command_facts(metrics, "run", now))
+    if run is None:
+        pytest.skip(
+            f"no backup has run on this stage yet: the nightly timer's first run is {timer['next']}"
+        )
+    assert run["success"], f"the last backup failed with exit status {run['exit_status']}"
+    assert run["hours_since_success"] <= BACKUP_AGE_HOURS, run
+
+
+@pytest.mark.only_on("db")
+@pytest.mark.control("BK-04")
+@pytest.mark.control("BK-12")
+def test_the_weekly_restore_drill_succeeded_within_eight_days(host, backups, evidence):
+    metrics, now = backups
+    timer = evidence(
+        "safecoach-backup-drill.timer", timer_facts(host, "safecoach-backup-drill.timer")
+    )
+    drill = evidence("last restore drill", command_facts(metrics, "drill", now))
+    if drill is None:
+        pytest.skip(
+            f"no restore drill has run on this stage yet: its timer's first run is {timer['next']}"
+        )
+    assert drill["success"], f"the last drill failed with exit status {drill['exit_status']}"
+    assert drill["hours_since_success"] <= DRILL_AGE_DAYS * 24, drill
+
+
+@pytest.mark.only_on("backup")
+@pytest.mark.control("BK-05")
+def test_the_repository_checks_ran_and_found_nothing(host, stage, role_defaults, evidence):
+    directory = role_defaults("node_exporter")["node_exporter_textfile_dir"]
+    now = float(host.check_output("date +%s"))
+    never = []
+    for client in stage.groups["db"]:
+        timer = f"safecoach-repo-check@{client}.timer"
+        facts = evidence(timer, timer_facts(host, timer))
+        assert facts["enabled"] == "enabled" and facts["next"], facts
+        files = f"safecoach_backup_server_check_{client}.prom"
+        metrics = backup_metrics(host, directory, "safecoach_backup_server", files)
+        check = evidence(
+            f"last check of {client}'s repository", command_facts(metrics, "check", now)
+        )
+        if check is None:
+            never.append(f"{client} (first at {facts['next']})")
+            continue
+        assert check["success"], f"the last check of {client}'s repository failed"
+    if never:
+        pytest.skip(f"no repository check has run on this stage yet for {', '.join(never)}")
+
+
+# Sent by the db host with its own REST credentials: DELETE of a snapshot that does not exist. A
+# server in append-only mode refuses every delete (403) before it looks; an ordinary one would
+# answer 404. Nothing can be lost either way. The password is read on the host and never leaves it.
+_DELETE = """
+import base64, ssl, sys, tomllib, urllib.error, urllib.request
+repo = tomllib.load(open("/etc/safecoach-backup/config.toml", "rb"))["repository"]
+secret = open(repo["rest_password_file"]).read().strip()
+token = base64.b64encode(f"{repo['rest_username']}:{secret}".encode()).decode()
+url = repo["url"][len("rest:"):].rstrip("/") + "/snapshots/" + "0" * 64
+request = urllib.request.Request(url, method="DELETE", headers={"Authorization": "Basic " + token})
+try:
+    urllib.request.urlopen(request, context=ssl.create_default_context(cafile=repo["cacert"]), timeout=20)
+    print(200)
+except urllib.error.HTTPError as exc:
+    print(exc.code)
+"""
+
+
+@pytest.mark.only_on("db")
+@pytest.mark.control("BK-03")
+def test_the_backup_server_refuses_this_clients_delete(host, evidence):
+    with host.sudo():
+        status = host.check_output("python3 -c %s", _DELETE)
+    evidence("DELETE of an absent snapshot with this host's REST credentials", status)
+    assert status == "403", "the backup server let a client delete (not append-only)"

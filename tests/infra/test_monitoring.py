@@ -7,6 +7,7 @@ mailbox. Waits are for events (a target up, a mail delivered), each with a deadl
 
 import json
 import time
+import urllib.parse
 
 import pytest
 
@@ -188,3 +189,88 @@ def test_the_relay_listens_on_loopback_only_and_the_watchdog_mail_arrives(host, 
     with host.sudo():
         text = host.file(mailbox).content_string
     assert "runbook" in text.lower()
+
+
+# ---- the promises the alerts keep, as Prometheus sees them on this stage ------------------------
+
+
+def series(host, monitoring, query: str) -> list[dict]:
+    """The instant vector of QUERY: [{labels, value}]."""
+    data = api(host, monitoring, f"/api/v1/query?query={urllib.parse.quote(query)}")
+    return [{**r["metric"], "value": float(r["value"][1])} for r in data["result"]]
+
+
+def rules_named(host, monitoring, names: set[str]) -> dict[str, str]:
+    """{alert: its state} of the alerting rules NAMES that Prometheus evaluates (health ok)."""
+    groups = api(host, monitoring, "/api/v1/rules")["groups"]
+    return {
+        r["name"]: r["state"]
+        for g in groups
+        for r in g["rules"]
+        if r["type"] == "alerting" and r["name"] in names and r["health"] == "ok"
+    }
+
+
+@pytest.mark.only_on("monitoring")
+@pytest.mark.control("MON-05")
+def test_every_certificate_is_watched_with_its_expiry(host, monitoring, stage, evidence):
+    now = float(host.check_output("date +%s"))
+    days = {}
+    for row in series(host, monitoring, "probe_ssl_earliest_cert_expiry"):
+        days[f"{row['job']} {row['instance']} {row.get('endpoint', '')}".strip()] = row["value"]
+    for row in series(host, monitoring, "safecoach_tls_certificate_not_after_timestamp_seconds"):
+        days[f"textfile {row['instance']} {row['endpoint']}"] = row["value"]
+    days = evidence("days left", {k: round((v - now) / 86400, 1) for k, v in sorted(days.items())})
+    assert "blackbox-site site" in days
+    wanted = {f"textfile {h} postgresql" for h in stage.groups["db"]}
+    wanted |= {f"textfile {h} backup-rest" for h in stage.groups["backup"]}
+    assert wanted <= set(days), sorted(wanted - set(days))
+    rules = evidence(
+        "alert rules",
+        rules_named(host, monitoring, {"SiteCertificateExpiring", "InternalCertificateExpiring"}),
+    )
+    assert set(rules) == {"SiteCertificateExpiring", "InternalCertificateExpiring"}
+
+
+@pytest.mark.only_on("monitoring")
+@pytest.mark.control("MON-06")
+@pytest.mark.control("MON-07")
+def test_every_host_reports_its_updates_logs_and_logins(host, monitoring, stage, evidence):
+    pending = series(host, monitoring, "safecoach_apt_upgrades_pending")
+    reboot = series(host, monitoring, "safecoach_reboot_required")
+    evidence(
+        "pending updates", sorted((r["instance"], r.get("origin", ""), r["value"]) for r in pending)
+    )
+    evidence("reboot required", {r["instance"]: r["value"] for r in reboot})
+    assert {r["instance"] for r in pending} >= set(stage.hosts)
+    assert {r["instance"] for r in reboot} >= set(stage.hosts)
+    # the log host knows when each other host last sent logs; the bastion counts failed logins
+    now = float(host.check_output("date +%s"))
+    logs = series(host, monitoring, "safecoach_log_last_received_timestamp_seconds")
+    seen = evidence(
+        "minutes since each host's last log line",
+        {r["host"]: round((now - r["value"]) / 60, 1) for r in logs},
+    )
+    assert set(seen) >= set(stage.hosts) - set(stage.groups["monitoring"]), seen
+    failures = series(host, monitoring, "safecoach_ssh_auth_failures")
+    evidence("failed SSH logins in the window", {r["instance"]: r["value"] for r in failures})
+    assert {r["instance"] for r in failures} >= set(stage.groups["bastion"])
+    names = {
+        "FirewallRolledBack",
+        "SshLoginFailures",
+        "LogsStopped",
+        "SecurityUpdatesWaiting",
+        "RebootRequired",
+    }
+    assert set(evidence("alert rules", rules_named(host, monitoring, names))) == names
+
+
+@pytest.mark.only_on("monitoring")
+@pytest.mark.control("MON-09")
+def test_the_backup_alerts_watch_the_backups_metrics(host, monitoring, evidence):
+    names = {"BackupTooOld", "BackupDrillTooOld", "BackupCheckFailed"}
+    assert set(evidence("alert rules", rules_named(host, monitoring, names))) == names
+    timers = series(
+        host, monitoring, 'node_systemd_unit_state{name=~"safecoach-backup.*timer",state="active"}'
+    )
+    evidence("backup timers active", {f"{r['instance']} {r['name']}": r["value"] for r in timers})

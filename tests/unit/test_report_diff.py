@@ -5,7 +5,7 @@ import json
 import pytest
 
 from provisioning import cli
-from provisioning.report.diff import worse
+from provisioning.report.diff import narrowed, worse
 from tests.unit.report_runs import FIXTURE, STARTED, make_run
 
 pytestmark = pytest.mark.unit
@@ -131,3 +131,16 @@ def test_bad_input_is_one_sentence_and_exit_2(spec, sentence, capsys):
 def test_a_folder_that_is_no_run_is_bad_input(tmp_path, capsys):
     assert cli.main(["report", "diff", str(tmp_path), "development"]) == 2
     assert "is no report run folder" in capsys.readouterr().err
+
+
+def test_of_two_objects_only_the_keys_that_differ_are_shown():
+    # one package removed and one upgraded among many: those two alone
+    old = json.dumps({"bash": "5.2", "less": "668-1", "tzdata": "2025a"})
+    new = json.dumps({"bash": "5.2", "tzdata": "2025b"})
+    assert narrowed(old, new) == (
+        json.dumps({"less": "668-1", "tzdata": "2025a"}),
+        json.dumps({"tzdata": "2025b"}),
+    )
+    # other values, and evidence only one run has, stay as they are
+    assert narrowed('"a"', '"b"') == ('"a"', '"b"')
+    assert narrowed(None, '{"x": 1}') == (None, '{"x": 1}')
