@@ -5,9 +5,13 @@ A release is a folder named by version and commit, `dist/releases/<version>-<com
     safecoach-<version>-py3-none-any.whl   the app (with compiled translations)
     wheelhouse/*.whl                        its runtime dependencies, for the hosts' Python 3.13
     static.tar.gz                           collected static files, served by nginx
+    test-results.json                       the app's test results for this commit, when
+                                            scripts/test left them (releases/test_results.py);
+                                            without them the manifest says why (test_results_note)
     SHA256SUMS                              `sha256sum -c` format, checked on the controller and
                                             again on the host after upload
-    manifest.json                           version, commit, build time, target Python, files
+    manifest.json                           version, commit, build time, target Python, files,
+                                            test_results (the file's name or null)
 
 Hosts have no route to PyPI: the wheelhouse is downloaded here with pip for the hosts' Python
 (`--python-version 3.13 --only-binary=:all: --platform manylinux…`), pinned and hash-checked
@@ -29,6 +33,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
+from provisioning.releases import test_results
 from provisioning.remote.progress import say
 from provisioning.stage.errors import OtapError, UsageError
 from provisioning.stage.paths import REPO
@@ -314,9 +319,27 @@ def _run(cmd: list[str], what: str, **kwargs) -> None:
         raise OtapError(f"{what} failed: {tail[0]}")
 
 
-def build(allow_dirty: bool = False, root: Path | None = None, say=say) -> Release:
+def add_test_results(work: Path, commit: str, dirty: bool, results: Path) -> tuple[dict, str]:
+    """Copy the test results of COMMIT from the folder RESULTS into the release folder WORK.
+    The manifest's fields that say whether it carries them (if not, why), and a line saying so."""
+    found, note = test_results.for_release(commit, dirty, results)
+    if found is None:
+        return {"test_results": None, "test_results_note": note}, note
+    shutil.copyfile(found, work / test_results.IN_RELEASE)
+    return {"test_results": test_results.IN_RELEASE, "test_results_note": None}, note
+
+
+def build(
+    allow_dirty: bool = False,
+    root: Path | None = None,
+    say=say,
+    results: Path = test_results.FOLDER,
+) -> Release:
+    """Build the release of this checkout into ROOT, with the test results of its commit that
+    scripts/test left in RESULTS (the build does not run the tests)."""
     root = root or releases_root()
     version = project_version()
+    full_commit = _git("rev-parse", "HEAD")
     commit = _git("rev-parse", "--short=12", "HEAD")
     dirty = bool(_git("status", "--porcelain", "--untracked-files=no"))
     if dirty and not allow_dirty:
@@ -380,17 +403,20 @@ def build(allow_dirty: bool = False, root: Path | None = None, say=say) -> Relea
         reqs.rename(wheelhouse / "requirements.txt")
         say(f"release {release_id}: static files")
         _collect_static(work / STATIC)
+        carried, note = add_test_results(work, full_commit, dirty, results)
+        say(f"release {release_id}: {note}")
         files = checksums(work)
         manifest = {
             "release": release_id,
             "version": version,
-            "commit": _git("rev-parse", "HEAD"),
+            "commit": full_commit,
             "dirty": dirty,
             "built_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
             "python": HOST_PYTHON,
             "platform": "manylinux_2_41_x86_64 (Debian 13)",
             "wheel": wheels[0].name,
             "files": files,
+            **carried,
         }
         (work / SUMS).write_text(render_sums(files))
         (work / MANIFEST).write_text(json.dumps(manifest, indent=2, sort_keys=True) + "\n")

@@ -3,7 +3,9 @@
 Commands travel over provisioning/remote/ (Fabric over OpenSSH, the stage's ssh_config, pinned
 host keys). On each web host, as the admin with sudo:
 
-    /opt/safecoach/releases/<id>/   venv (from the wheelhouse), static, dist (what was uploaded)
+    /opt/safecoach/releases/<id>/   venv (from the wheelhouse), static, dist (what was uploaded),
+                                    manifest.json and test-results.json (when the release carries
+                                    the app's test results: tests/infra/test_release_results.py)
     /opt/safecoach/current       -> releases/<id>, switched atomically (rename of a symlink)
     /var/lib/safecoach-deploy/record.json   current, previous and the history of events
                                             (installed, deployed, verified, failed, rolled-back)
@@ -59,6 +61,7 @@ python3 -m venv "$dest/venv"
     || { echo "pip could not install the app's wheel"; exit 5; }
 tar -xzf "$dest/dist/static.tar.gz" -C "$dest/static" --no-same-owner --no-same-permissions
 cp manifest.json "$dest/manifest.json"
+if [ -f test-results.json ]; then cp test-results.json "$dest/test-results.json"; fi
 chown -R root:root "$dest"
 chmod -R u=rwX,go=rX "$dest"
 touch "$dest/.installed"

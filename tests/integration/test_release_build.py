@@ -4,15 +4,19 @@ The app is then run from the release's own wheel (not this checkout) to prove th
 installs carries its translations, templates and static files.
 """
 
+import json
 import os
 import subprocess
 import sys
 import tarfile
+import time
 import zipfile
 
 import pytest
 
 from provisioning.releases import build as release
+from provisioning.releases import test_results
+from provisioning.report import catalogue
 
 pytestmark = [pytest.mark.slow, pytest.mark.control("DEP-05")]
 
@@ -20,7 +24,15 @@ pytestmark = [pytest.mark.slow, pytest.mark.control("DEP-05")]
 @pytest.fixture(scope="module")
 def built(tmp_path_factory):
     root = tmp_path_factory.mktemp("releases")
-    return release.build(allow_dirty=True, root=root, say=lambda text: None)
+    # the test results scripts/test would have left for this checkout (none of the app's tests ran)
+    results = tmp_path_factory.mktemp("test-results")
+    junit = results / "junit.xml"
+    junit.write_text('<testsuites><testsuite name="pytest"/></testsuites>')
+    commit, dirty = test_results.checkout()
+    test_results.write(
+        test_results.results(junit, catalogue.load(), commit, dirty, "none", time.time()), results
+    )
+    return release.build(allow_dirty=True, root=root, say=lambda text: None, results=results)
 
 
 def test_release_is_named_by_version_and_commit_and_verifies(built):
@@ -29,6 +41,17 @@ def test_release_is_named_by_version_and_commit_and_verifies(built):
     assert built.manifest["commit"].startswith(commit.removesuffix(".dirty"))
     assert built.path.name == built.id
     assert release.check(built.path).id == built.id
+
+
+def test_the_release_carries_the_test_results_of_its_commit(built):
+    assert built.manifest["test_results"] == "test-results.json"
+    assert built.manifest["test_results_note"] is None
+    assert "test-results.json" in built.manifest["files"]
+    carried = json.loads((built.path / "test-results.json").read_text())
+    assert (carried["commit"], carried["dirty"]) == (
+        built.manifest["commit"],
+        built.manifest["dirty"],
+    )
 
 
 def test_wheelhouse_is_for_the_hosts_python(built):

@@ -97,10 +97,37 @@ def test_a_failure_is_never_hidden_by_the_lab_s_not_applicable():
 
 def test_a_control_no_test_ran_says_why():
     report = report_of(make_run("test"))
-    privacy = control(report, "PRIV-01")
-    assert privacy["status"] == "not_checked"
-    assert privacy["reason"].startswith("checked in CI only: app/privacy/tests/")
     assert control(report, "ACC-01")["reason"] == "no test of this run covered it"
+    ci_only = {"id": "X-01", "title": "t", "policy": "p", "verified_by": ["app/x/tests/test_y.py"]}
+    entry = build.control_entry(ci_only, [], False, {})
+    assert (entry["status"], entry["reason"]) == (
+        "not_checked",
+        "checked in CI only: app/x/tests/test_y.py",
+    )
+
+
+RELEASE_RESULTS = (
+    '<testsuites><testsuite name="pytest"><testcase classname="tests.infra.test_release_results" '
+    'name="test_the_app_s_tests_passed_on_the_commit_of_the_current_release[ssh://web1-{cid}]" '
+    'file="tests/infra/test_release_results.py"><properties><property name="control" '
+    'value="{cid}"/><property name="host" value="web1"/></properties>{outcome}</testcase>'
+    "</testsuite></testsuites>"
+)
+
+
+def test_the_app_s_controls_are_checked_on_the_stage_by_the_release_s_test_results():
+    passed = report_of(make_run("test", junit=RELEASE_RESULTS.format(cid="PRIV-01", outcome="")))
+    privacy = control(passed, "PRIV-01")
+    assert (privacy["status"], list(privacy["hosts"])) == ("passed", ["web1"])
+    assert privacy["ci_tests"][0].startswith("app/privacy/tests/")
+    skip = '<skipped message="no test result for commit abc: run scripts/test on this commit"/>'
+    missing = report_of(make_run("test", junit=RELEASE_RESULTS.format(cid="APP-01", outcome=skip)))
+    assert (control(missing, "APP-01")["status"], control(missing, "APP-01")["reason"]) == (
+        "not_checked",
+        "no test result for commit abc: run scripts/test on this commit",
+    )
+    # not in the run (--limit): not covered, no longer "checked in CI only"
+    assert control(missing, "PRIV-01")["reason"] == "no test of this run covered it"
 
 
 def test_not_ours_names_who_and_the_stage_s_document():
