@@ -4,13 +4,13 @@ it reads a Content-Security-Policy, cookies and a page, and what tells two answe
 import http.server
 import shutil
 import ssl
-import subprocess
 import threading
 
 import pytest
 
 from provisioning.stage import load_stage
 from tests.infra import probe
+from tests.integration.test_nginx_front import make_certificate
 
 pytestmark = pytest.mark.unit
 
@@ -148,64 +148,12 @@ def test_a_different_error_status_or_cookie_tells_the_addresses_apart():
 
 @pytest.fixture(scope="module")
 def tls_files(tmp_path_factory):
-    """A CA and a certificate it issued for site.test (openssl, as the stage CA does)."""
+    """A CA and a certificate it issued for localhost (tls/ca.crt, fullchain.pem, privkey.pem)."""
     if not shutil.which("openssl"):
         pytest.skip("openssl is not installed")
-    d = tmp_path_factory.mktemp("tls")
-
-    def openssl(*args):
-        subprocess.run(["openssl", *args], cwd=d, check=True, capture_output=True)
-
-    openssl(
-        "req",
-        "-x509",
-        "-newkey",
-        "ec",
-        "-pkeyopt",
-        "ec_paramgen_curve:P-256",
-        "-nodes",
-        "-keyout",
-        "ca.key",
-        "-out",
-        "ca.crt",
-        "-days",
-        "1",
-        "-subj",
-        "/CN=probe test CA",
-    )
-    openssl(
-        "req",
-        "-newkey",
-        "ec",
-        "-pkeyopt",
-        "ec_paramgen_curve:P-256",
-        "-nodes",
-        "-keyout",
-        "site.key",
-        "-out",
-        "site.csr",
-        "-subj",
-        "/CN=site.test",
-    )
-    (d / "ext").write_text("subjectAltName=DNS:site.test\n")
-    openssl(
-        "x509",
-        "-req",
-        "-in",
-        "site.csr",
-        "-CA",
-        "ca.crt",
-        "-CAkey",
-        "ca.key",
-        "-CAcreateserial",
-        "-out",
-        "site.crt",
-        "-days",
-        "1",
-        "-extfile",
-        "ext",
-    )
-    return d
+    tmp = tmp_path_factory.mktemp("site")
+    make_certificate(tmp)
+    return tmp / "tls"
 
 
 class Handler(http.server.BaseHTTPRequestHandler):
@@ -242,7 +190,7 @@ class Handler(http.server.BaseHTTPRequestHandler):
 def server(tls_files):
     names = []
     tls = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
-    tls.load_cert_chain(tls_files / "site.crt", tls_files / "site.key")
+    tls.load_cert_chain(tls_files / "fullchain.pem", tls_files / "privkey.pem")
     tls.sni_callback = lambda sock, name, ctx: names.append(name)
     httpd = http.server.HTTPServer(("127.0.0.1", 0), Handler)
     httpd.socket = tls.wrap_socket(httpd.socket, server_side=True)
@@ -250,7 +198,7 @@ def server(tls_files):
     thread = threading.Thread(target=httpd.serve_forever, daemon=True)
     thread.start()
     site = probe.Endpoint(
-        "site.test", "127.0.0.1", str(tls_files / "ca.crt"), https_port=httpd.server_address[1]
+        "localhost", "127.0.0.1", str(tls_files / "ca.crt"), https_port=httpd.server_address[1]
     )
     yield site, names
     httpd.shutdown()
@@ -264,11 +212,11 @@ def test_fetch_connects_to_the_address_with_the_public_name_and_trusts_the_ca(se
     )
     assert (got.status, got.body) == (200, "ok")
     assert probe.cookie_values(got) == {"csrftoken": "v1"}
-    assert names == ["site.test"]
+    assert names == ["localhost"]
     [seen] = Handler.seen
-    assert seen["host"] == f"site.test:{site.https_port}"
+    assert seen["host"] == f"localhost:{site.https_port}"
     assert seen["body"] == "email=a%40probe.invalid" and seen["cookie"] == "csrftoken=v0"
-    assert seen["origin"] == "https://site.test"
+    assert seen["origin"] == "https://localhost"
 
 
 def test_fetch_refuses_a_certificate_the_ca_did_not_issue_for_the_name(server):
