@@ -208,8 +208,10 @@ def record_failure(scope: str, ident) -> datetime | None:
     return row.locked_until
 
 
-def reset(scope: str, ident) -> None:
-    Throttle.objects.filter(key=_key(scope, ident)).delete()
+def reset(scope: str, ident) -> int:
+    """Delete the counter of (scope, ident); returns how many rows went (0 or 1)."""
+    deleted, _ = Throttle.objects.filter(key=_key(scope, ident)).delete()
+    return deleted
 
 
 def purge(now: datetime | None = None) -> int:

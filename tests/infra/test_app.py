@@ -1,6 +1,7 @@
 """Role app on the hosts of group web: account, sandbox, configuration, timers, releases."""
 
 import json
+import shlex
 
 import pytest
 
@@ -129,3 +130,77 @@ def test_deploy_record_names_the_current_release(host, app, evidence):
     evidence("release", current)
     assert record["current"] == current
     assert any(e["release"] == current and e["event"] == "verified" for e in record["history"])
+
+
+def manage(host, *args: str):
+    """A management command as the app, with its environment, in its sandbox (role app)."""
+    with host.sudo():
+        return host.run(shlex.join(["/usr/local/sbin/safecoach-manage", *args]))
+
+
+@pytest.mark.control("APP-06")
+def test_the_app_passes_djangos_deployment_check(host, app, evidence):
+    out = manage(host, "check", "--deploy", "--fail-level", "WARNING")
+    evidence(
+        "manage.py check --deploy --fail-level WARNING",
+        (out.stdout + out.stderr).strip().splitlines(),
+    )
+    assert out.rc == 0, out.stdout + out.stderr
+
+
+@pytest.mark.control("PRIV-05")
+def test_the_retention_job_is_scheduled_and_its_last_run_held(host, app, evidence):
+    facts = evidence("safecoach-retention.timer", timer_facts(host, "safecoach-retention.timer"))
+    assert facts["enabled"] == "enabled" and facts["active"] == "active"
+    assert facts["next"], "safecoach-retention.timer has no next run"
+    out = host.check_output(
+        "systemctl show safecoach-retention.service -p Result -p ExecMainStatus "
+        "-p ExecMainStartTimestamp -p ExecMainExitTimestamp"
+    )
+    props = dict(line.split("=", 1) for line in out.splitlines() if "=" in line)
+    if not props.get("ExecMainExitTimestamp"):
+        # a new host: the nightly run has not come yet since it started; its schedule holds
+        evidence("last run of safecoach-retention.service", "none since the host started")
+        return
+    evidence("last run of safecoach-retention.service", props)
+    assert (props["Result"], props["ExecMainStatus"]) == ("success", "0"), props
+
+
+# The periods the policy sets: the app's environment variable, its setting, and the least and
+# the most the policy allows (None: no bound).
+PERIODS = {
+    # PRIV-05: accounts inactive for two years are erased, after a warning 30 days before
+    "SAFECOACH_RETENTION_INACTIVE_DAYS": ("RETENTION_INACTIVE_DAYS", 730, 730),
+    "SAFECOACH_RETENTION_NOTICE_DAYS": ("RETENTION_NOTICE_DAYS", 30, 30),
+    # PRIV-06: the access log is kept for a set period
+    "SAFECOACH_ACCESS_LOG_DAYS": ("PRIVACY_ACCESS_LOG_DAYS", 1, None),
+    # AUTH-03: sign-in records expire after 24 hours
+    "SAFECOACH_THROTTLE_RETENTION_HOURS": ("SAFECOACH_THROTTLE_RETENTION_HOURS", 1, 24),
+}
+
+
+@pytest.mark.control("PRIV-05")
+@pytest.mark.control("PRIV-06")
+@pytest.mark.control("AUTH-03")
+def test_retention_periods_are_the_policys(host, app, inv_host, evidence):
+    with host.sudo():
+        text = host.file("/etc/safecoach/safecoach.env").content_string
+    lines = dict(line.split("=", 1) for line in text.splitlines() if "=" in line)
+    on_host = {name: lines.get(name) for name in PERIODS}
+    evidence("periods in /etc/safecoach/safecoach.env (None: the app's default)", on_host)
+    # the role writes only what the stage asks for (app_extra_environment); nothing else
+    asked = inv_host.vars.get("app_extra_environment", app["app_extra_environment"]) or {}
+    assert on_host == {name: None if name not in asked else str(asked[name]) for name in PERIODS}
+    settings = ", ".join(f"{name!r}: s.{setting}" for name, (setting, *_) in PERIODS.items())
+    out = manage(
+        host,
+        "shell",
+        "--no-imports",
+        "-c",
+        f"import json; from django.conf import settings as s; print(json.dumps({{{settings}}}))",
+    )
+    assert out.rc == 0, out.stderr
+    used = evidence("periods the app uses", json.loads(out.stdout.strip().splitlines()[-1]))
+    for name, (_setting, least, most) in PERIODS.items():
+        within = least <= used[name] and (most is None or used[name] <= most)
+        assert within, f"{name}={used[name]} is not what the policy says"
