@@ -34,6 +34,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from provisioning.releases import test_results
+from provisioning.releases.checkout import commit_and_dirty
 from provisioning.remote.progress import say
 from provisioning.stage.errors import OtapError, UsageError
 from provisioning.stage.paths import REPO
@@ -196,17 +197,6 @@ def list_built(root: Path | None = None) -> list[dict]:
 # ---- building ----------------------------------------------------------------------------------
 
 
-def _git(*args: str) -> str:
-    try:
-        return subprocess.run(
-            ["git", *args], cwd=REPO, check=True, capture_output=True, text=True
-        ).stdout.strip()
-    except (OSError, subprocess.CalledProcessError) as exc:
-        raise OtapError(
-            "cannot read the git commit of the checkout; build releases from a git checkout."
-        ) from exc
-
-
 def project_version() -> str:
     import tomllib
 
@@ -339,9 +329,8 @@ def build(
     scripts/test left in RESULTS (the build does not run the tests)."""
     root = root or releases_root()
     version = project_version()
-    full_commit = _git("rev-parse", "HEAD")
-    commit = _git("rev-parse", "--short=12", "HEAD")
-    dirty = bool(_git("status", "--porcelain", "--untracked-files=no"))
+    full_commit, dirty = commit_and_dirty("build releases from a git checkout")
+    commit = full_commit[:12]
     if dirty and not allow_dirty:
         raise OtapError(
             "the checkout has uncommitted changes; commit them (a release is named by its "

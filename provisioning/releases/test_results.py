@@ -26,12 +26,12 @@ from __future__ import annotations
 
 import argparse
 import json
-import subprocess
 import sys
 import time
 import xml.etree.ElementTree as ET
 from pathlib import Path
 
+from provisioning.releases.checkout import commit_and_dirty
 from provisioning.report import catalogue
 from provisioning.stage.errors import OtapError
 from provisioning.stage.paths import REPO
@@ -53,19 +53,7 @@ def path_for(commit: str, dirty: bool, folder: Path = FOLDER) -> Path:
 def checkout() -> tuple[str, bool]:
     """The commit of this checkout and whether it has uncommitted changes to tracked files
     (as the release build counts them)."""
-
-    def git(*args: str) -> str:
-        try:
-            return subprocess.run(
-                ["git", *args], cwd=REPO, check=True, capture_output=True, text=True
-            ).stdout.strip()
-        except (OSError, subprocess.CalledProcessError) as exc:
-            raise OtapError(
-                "cannot read the git commit of the checkout; test results are kept per commit, "
-                "so run the tests in a git checkout."
-            ) from exc
-
-    return git("rev-parse", "HEAD"), bool(git("status", "--porcelain", "--untracked-files=no"))
+    return commit_and_dirty("test results are kept per commit, so run the tests in a git checkout")
 
 
 # ---- from junit to results ---------------------------------------------------------------------
