@@ -7,10 +7,10 @@ mail reaches anyone), belongs to no organisation, has no role and no staff right
 random password nobody is told: it can do nothing. `remove` deletes it with every record keyed by
 its address (throttle rows, mail the lab captured), and refuses anything that is not a probe.
 
-    safecoach-admin site_probe create      two lines: the new account's address, and a fresh
-                                           address no account has (the unknown one)
-    safecoach-admin site_probe remove ADDRESS... [--client IP]
-    safecoach-admin site_probe list        the probe accounts there are (left by a broken run)
+    safecoach-manage site_probe create      two lines: the new account's address, and a fresh
+                                            address no account has (the unknown one)
+    safecoach-manage site_probe remove ADDRESS... [--client IP]
+    safecoach-manage site_probe list        the probe accounts there are (left by a broken run)
 """
 
 import ipaddress
